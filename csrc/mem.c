@@ -1,0 +1,82 @@
+/*
+ * mem.c - zeroed arrays that are fully faulted in at creation, so no first-touch page fault
+ * lands on the packet path (about 50 ns a packet on this VM kind).  On Linux: anonymous mmap
+ * aligned to 2 MiB, MADV_HUGEPAGE, then MADV_POPULATE_WRITE (or touching each page).
+ */
+#include "mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__linux__)
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define HUGE_ALIGN ((size_t)2 << 20)
+
+static void prefault(char *p, size_t size)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(p, size, MADV_POPULATE_WRITE) == 0)
+        return;
+#endif
+    long page = sysconf(_SC_PAGESIZE);
+    for (size_t off = 0; off < size; off += (size_t)(page > 0 ? page : 4096))
+        p[off] = 0;
+}
+
+void *pst_mem_alloc(size_t size)
+{
+    if (size == 0)
+        size = 1;
+    if (size < HUGE_ALIGN) {
+        void *p = calloc(1, size);
+        return p;
+    }
+    size = (size + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
+    size_t span = size + HUGE_ALIGN;
+    char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED)
+        return NULL;
+    char *p = (char *)(((uintptr_t)raw + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+    if (p > raw)
+        munmap(raw, (size_t)(p - raw));
+    if (p + size < raw + span)
+        munmap(p + size, (size_t)(raw + span - (p + size)));
+#ifdef MADV_HUGEPAGE
+    madvise(p, size, MADV_HUGEPAGE);
+#endif
+    prefault(p, size);
+    return p;
+}
+
+void pst_mem_free(void *p, size_t size)
+{
+    if (p == NULL)
+        return;
+    if (size == 0)
+        size = 1;
+    if (size < HUGE_ALIGN) {
+        free(p);
+        return;
+    }
+    size = (size + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
+    munmap(p, size);
+}
+
+#else /* portable fallback */
+
+void *pst_mem_alloc(size_t size)
+{
+    char *p = calloc(1, size ? size : 1);
+    return p;
+}
+
+void pst_mem_free(void *p, size_t size)
+{
+    (void)size;
+    free(p);
+}
+
+#endif

@@ -1,0 +1,829 @@
+/*
+ * pst.c - the persistence table.
+ *
+ * Layout (see docs/table.md):
+ *   index   2 x capacity u32 slots, linear probing, load <= 1/2, no tombstones (deletion
+ *           shifts back).  A slot is 0 (empty) or (tag << ibits) | (entry number + 1): the
+ *           tag holds hash bits the home position does not, so a probe rarely touches an
+ *           entry that is not the one sought.
+ *   entries capacity fixed-size records: a 20-byte header then the key, zero padded.  They
+ *           never move; freed ones form a LIFO list threaded through last_used.
+ *   journal a ring of (seq, op, vsvc, key) records for persistent entries, read by the mirror.
+ *
+ * Batches run as a three-stage pipeline: hash and prefetch the index line, then find the
+ * tag and prefetch the entry, then resolve the key with both lines in cache.
+ */
+#include "pst.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+#include "siphash.h"
+
+/* A macro, not a static function: gcc 12 drops calls to a function whose body is only a
+ * prefetch (it sees no side effect). */
+#define PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
+
+enum {
+    HDR = 20,               /* entry header bytes before the key */
+    RECLAIM_BUDGET = 1024,  /* entries an insert into a full table scans for expired ones */
+    EVICT_WINDOW = 64,      /* candidates compared per eviction window */
+    EVICT_MAX_SCAN = 4096,  /* entries one eviction may scan for a non-persistent victim */
+    PIPE_A = 16,            /* keys between hashing and reading the index line */
+    PIPE_B = 8,             /* keys between reading the index and resolving the entry */
+    RING = 32,              /* >= PIPE_A + PIPE_B + 1, a power of two */
+    F_MASK_IN = PST_F_PERSIST | PST_F_USER
+};
+
+typedef struct {
+    uint32_t last_used;     /* free entries: next free entry number + 1 */
+    uint32_t timeout;
+    uint32_t created;
+    uint16_t vsvc;
+    uint16_t real;
+    uint8_t sp;
+    uint8_t flags;
+    uint8_t keylen;         /* 0 marks a free entry */
+    uint8_t reserved;
+} hdr_t;
+
+_Static_assert(sizeof(hdr_t) == HDR, "entry header must stay 20 bytes");
+
+struct pst_table {
+    uint32_t kind, policy;
+    uint32_t kw, kmin;      /* key width and minimum key length */
+    uint32_t esz;           /* entry stride */
+    uint32_t ibits;         /* index slot bits holding entry number + 1 */
+    uint32_t tag_mask;
+    uint32_t jsz;           /* journal record size */
+    uint64_t capacity, imask, idx_mask;
+    uint64_t seed[2];
+    uint32_t *index;
+    uint8_t *ents;
+    uint8_t *jbuf;
+    size_t index_bytes, ents_bytes, jbytes;
+
+    uint64_t hw;            /* entries [0, hw) have been handed out at least once */
+    uint64_t free_head;     /* entry number + 1 of the first free entry, 0: none */
+    uint64_t count, n_persist;
+    uint64_t expire_hand, evict_hand;
+
+    uint64_t jcap, jmask, jhead, jfloor;    /* records held: (max(jfloor, jhead-jcap), jhead] */
+
+    uint64_t lookups, hits, inserts, touches, updates, deletes, expirations, evictions,
+        alloc_failures;
+};
+
+static const struct { uint32_t width, min; } KINDS[] = {
+    [PST_IPV4] = {4, 4},   [PST_IPV6] = {16, 16},    [PST_SSLID] = {32, 1},
+    [PST_COOKIE] = {64, 1}, [PST_FTP] = {6, 6},      [PST_FTP6] = {18, 18},
+    [PST_URLHASH] = {8, 8},
+};
+
+static int kind_ok(uint32_t kind)
+{
+    return kind >= PST_IPV4 && kind <= PST_URLHASH;
+}
+
+size_t pst_key_width(uint32_t kind)
+{
+    return kind_ok(kind) ? KINDS[kind].width : 0;
+}
+
+size_t pst_key_min(uint32_t kind)
+{
+    return kind_ok(kind) ? KINDS[kind].min : 0;
+}
+
+static int pow2(uint64_t x)
+{
+    return x && !(x & (x - 1));
+}
+
+static unsigned log2u(uint64_t x)
+{
+    unsigned b = 0;
+    while (x >>= 1)
+        b++;
+    return b;
+}
+
+/* ---- entries, hashing ------------------------------------------------------------------ */
+
+static inline hdr_t *ent(const pst_table *t, uint64_t idx)
+{
+    return (hdr_t *)(t->ents + idx * t->esz);
+}
+
+static inline uint8_t *ekey(hdr_t *e)
+{
+    return (uint8_t *)e + HDR;
+}
+
+/* The hashed message is the zero-padded key, then vsvc and the key length. */
+static inline uint64_t hash_key(const pst_table *t, uint16_t vsvc, const uint8_t *key,
+                                uint32_t len)
+{
+    uint8_t m[PST_KEY_MAX + 3];
+    memcpy(m, key, len);
+    memset(m + len, 0, t->kw - len);
+    m[t->kw] = (uint8_t)vsvc;
+    m[t->kw + 1] = (uint8_t)(vsvc >> 8);
+    m[t->kw + 2] = (uint8_t)len;
+    return siphash13(t->seed, m, t->kw + 3);
+}
+
+static inline uint64_t hash_entry(const pst_table *t, hdr_t *e)
+{
+    return hash_key(t, e->vsvc, ekey(e), e->keylen);
+}
+
+static inline uint32_t tag_of(const pst_table *t, uint64_t h)
+{
+    return (uint32_t)(h >> 32) & t->tag_mask;
+}
+
+static inline int alive(const hdr_t *e, uint32_t now)
+{
+    return e->timeout == 0 || (uint64_t)now < (uint64_t)e->last_used + e->timeout;
+}
+
+static inline int matches(const hdr_t *e, uint16_t vsvc, const uint8_t *key, uint32_t len)
+{
+    return e->keylen == len && e->vsvc == vsvc && memcmp((const uint8_t *)e + HDR, key, len) == 0;
+}
+
+/* Index position holding (vsvc, key), or -1; *idx gets its entry number. */
+static int64_t find(const pst_table *t, uint64_t h, uint16_t vsvc, const uint8_t *key,
+                    uint32_t len, uint64_t *idx)
+{
+    uint64_t pos = h & t->imask;
+    uint32_t tag = tag_of(t, h), s;
+    while ((s = t->index[pos]) != 0) {
+        if ((s >> t->ibits) == tag) {
+            uint64_t i = (s & t->idx_mask) - 1;
+            if (matches(ent(t, i), vsvc, key, len)) {
+                *idx = i;
+                return (int64_t)pos;
+            }
+        }
+        pos = (pos + 1) & t->imask;
+    }
+    return -1;
+}
+
+static void index_insert(pst_table *t, uint64_t h, uint64_t idx)
+{
+    uint64_t pos = h & t->imask;
+    while (t->index[pos] != 0)
+        pos = (pos + 1) & t->imask;
+    t->index[pos] = (tag_of(t, h) << t->ibits) | (uint32_t)(idx + 1);
+}
+
+/* Backward-shift deletion: no tombstones, so probe lengths never rot under churn. */
+static void index_remove(pst_table *t, uint64_t hole)
+{
+    uint64_t j = hole;
+    for (;;) {
+        j = (j + 1) & t->imask;
+        uint32_t s = t->index[j];
+        if (s == 0)
+            break;
+        uint64_t home = hash_entry(t, ent(t, (s & t->idx_mask) - 1)) & t->imask;
+        /* s may fill the hole unless its home lies cyclically in (hole, j] */
+        if (((j - home) & t->imask) >= ((j - hole) & t->imask)) {
+            t->index[hole] = s;
+            hole = j;
+        }
+    }
+    t->index[hole] = 0;
+}
+
+static uint64_t index_pos_of(const pst_table *t, uint64_t idx)
+{
+    uint64_t pos = hash_entry(t, ent(t, idx)) & t->imask;
+    while ((t->index[pos] & t->idx_mask) != idx + 1)
+        pos = (pos + 1) & t->imask;
+    return pos;
+}
+
+/* ---- journal --------------------------------------------------------------------------- */
+
+static uint64_t journal_oldest(const pst_table *t)
+{
+    uint64_t oldest = t->jfloor + 1;
+    if (t->jhead >= t->jcap && t->jhead - t->jcap + 1 > oldest)
+        oldest = t->jhead - t->jcap + 1;
+    return oldest;
+}
+
+static void journal_append(pst_table *t, uint32_t op, hdr_t *e)
+{
+    uint64_t seq = ++t->jhead;
+    uint8_t *r = t->jbuf + ((seq - 1) & t->jmask) * t->jsz;
+    memcpy(r, &seq, 8);
+    memcpy(r + 8, &e->vsvc, 2);
+    r[10] = (uint8_t)op;
+    r[11] = e->keylen;
+    memcpy(r + 12, ekey(e), t->kw);
+}
+
+/* A persistent entry changed: journal it unless it already waits unread (coalescing). */
+static void journal_change(pst_table *t, uint32_t op, hdr_t *e)
+{
+    if (t->jcap == 0 || !(e->flags & PST_F_PERSIST) || (e->flags & PST_F_PENDING))
+        return;
+    journal_append(t, op, e);
+    e->flags |= PST_F_PENDING;
+}
+
+/* ---- allocation, removal, expiry, eviction --------------------------------------------- */
+
+static void entry_remove(pst_table *t, uint64_t idx, uint32_t op)
+{
+    hdr_t *e = ent(t, idx);
+    index_remove(t, index_pos_of(t, idx));
+    if (e->flags & PST_F_PERSIST) {
+        t->n_persist--;
+        if (t->jcap)
+            journal_append(t, op, e);
+    }
+    t->count--;
+    memset(e, 0, t->esz);
+    e->last_used = (uint32_t)t->free_head;
+    t->free_head = idx + 1;
+}
+
+static uint64_t expire_scan(pst_table *t, uint32_t now, uint64_t budget)
+{
+    uint64_t n = 0;
+    if (budget > t->hw)
+        budget = t->hw;
+    while (budget--) {
+        if (t->expire_hand >= t->hw)
+            t->expire_hand = 0;
+        uint64_t idx = t->expire_hand++;
+        hdr_t *e = ent(t, idx);
+        if (e->keylen && !alive(e, now)) {
+            entry_remove(t, idx, PST_OP_EXPIRE);
+            t->expirations++;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Least recently used non-persistent entry among windows of EVICT_WINDOW under a rotating
+ * hand: exact for tables of up to EVICT_WINDOW entries, a sampled LRU beyond. */
+static int64_t evict_pick(pst_table *t)
+{
+    uint64_t limit = t->hw < EVICT_MAX_SCAN ? t->hw : EVICT_MAX_SCAN, scanned = 0;
+    int64_t best = -1;
+    uint32_t best_used = 0;
+    while (scanned < limit) {
+        uint64_t end = scanned + EVICT_WINDOW < limit ? scanned + EVICT_WINDOW : limit;
+        for (; scanned < end; scanned++) {
+            if (t->evict_hand >= t->hw)
+                t->evict_hand = 0;
+            uint64_t idx = t->evict_hand++;
+            hdr_t *e = ent(t, idx);
+            if (e->keylen && !(e->flags & PST_F_PERSIST) &&
+                (best < 0 || e->last_used < best_used)) {
+                best = (int64_t)idx;
+                best_used = e->last_used;
+            }
+        }
+        if (best >= 0)
+            return best;
+    }
+    return -1;
+}
+
+static int64_t free_pop(pst_table *t)
+{
+    uint64_t idx = t->free_head - 1;
+    t->free_head = ent(t, idx)->last_used;
+    ent(t, idx)->last_used = 0;
+    return (int64_t)idx;
+}
+
+/* An unused entry number, after reclaiming or evicting if the table is full; -1 if none. */
+static int64_t entry_alloc(pst_table *t, uint32_t now)
+{
+    if (t->free_head)
+        return free_pop(t);
+    if (t->hw < t->capacity)
+        return (int64_t)t->hw++;
+    if (expire_scan(t, now, RECLAIM_BUDGET) > 0)
+        return free_pop(t);
+    if (t->policy == PST_EVICT_LRU && t->count > t->n_persist) {
+        int64_t victim = evict_pick(t);
+        if (victim >= 0) {
+            entry_remove(t, (uint64_t)victim, 0);
+            t->evictions++;
+            return free_pop(t);
+        }
+    }
+    t->alloc_failures++;
+    return -1;
+}
+
+static hdr_t *entry_create(pst_table *t, uint64_t h, uint64_t idx, uint16_t vsvc,
+                           const uint8_t *key, uint32_t len)
+{
+    hdr_t *e = ent(t, idx);
+    e->vsvc = vsvc;
+    e->keylen = (uint8_t)len;
+    memcpy(ekey(e), key, len);
+    index_insert(t, h, idx);
+    t->count++;
+    t->inserts++;
+    return e;
+}
+
+static void set_persist(pst_table *t, hdr_t *e, uint8_t flags)
+{
+    if ((flags & PST_F_PERSIST) && !(e->flags & PST_F_PERSIST))
+        t->n_persist++;
+    else if (!(flags & PST_F_PERSIST) && (e->flags & PST_F_PERSIST))
+        t->n_persist--;
+    e->flags = (uint8_t)((e->flags & PST_F_PENDING) | flags);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------- */
+
+int pst_new(const pst_params *p, pst_table **out)
+{
+    if (p == NULL || out == NULL)
+        return PST_EINVAL;
+    *out = NULL;
+    if (!kind_ok(p->kind) || p->policy > PST_EVICT_LRU || !pow2(p->capacity) ||
+        p->capacity > PST_CAPACITY_MAX || (p->journal && (!pow2(p->journal) ||
+                                                           p->journal > PST_CAPACITY_MAX)))
+        return PST_EINVAL;
+
+    pst_table *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return PST_ENOMEM;
+    t->kind = p->kind;
+    t->policy = p->policy;
+    t->kw = KINDS[p->kind].width;
+    t->kmin = KINDS[p->kind].min;
+    t->esz = (HDR + t->kw + 3) & ~3u;
+    t->capacity = p->capacity;
+    t->imask = 2 * p->capacity - 1;
+    t->ibits = log2u(p->capacity) + 1;
+    t->idx_mask = ((uint64_t)1 << t->ibits) - 1;
+    t->tag_mask = (uint32_t)(((uint64_t)1 << (32 - t->ibits)) - 1);
+    t->seed[0] = p->seed[0];
+    t->seed[1] = p->seed[1];
+    t->jcap = p->journal;
+    t->jmask = p->journal ? p->journal - 1 : 0;
+    t->jsz = (12 + t->kw + 7) & ~7u;
+
+    t->index_bytes = (size_t)(2 * p->capacity) * sizeof(uint32_t);
+    t->ents_bytes = (size_t)p->capacity * t->esz;
+    t->jbytes = (size_t)t->jcap * t->jsz;
+    t->index = pst_mem_alloc(t->index_bytes);
+    t->ents = pst_mem_alloc(t->ents_bytes);
+    t->jbuf = t->jcap ? pst_mem_alloc(t->jbytes) : NULL;
+    if (t->index == NULL || t->ents == NULL || (t->jcap && t->jbuf == NULL)) {
+        pst_free(t);
+        return PST_ENOMEM;
+    }
+    *out = t;
+    return PST_OK;
+}
+
+void pst_free(pst_table *t)
+{
+    if (t == NULL)
+        return;
+    pst_mem_free(t->index, t->index_bytes);
+    pst_mem_free(t->ents, t->ents_bytes);
+    pst_mem_free(t->jbuf, t->jbytes);
+    free(t);
+}
+
+/* /oper/slb/clear: drop every entry.  Journal readers see a gap and resynchronise. */
+void pst_clear(pst_table *t)
+{
+    memset(t->index, 0, t->index_bytes);
+    memset(t->ents, 0, (size_t)t->hw * t->esz);
+    t->hw = t->free_head = t->count = t->n_persist = 0;
+    t->expire_hand = t->evict_hand = 0;
+    t->jfloor = t->jhead;
+}
+
+/* ---- argument checks ------------------------------------------------------------------- */
+
+static int check_len(const pst_table *t, size_t len)
+{
+    return len >= t->kmin && len <= t->kw ? PST_OK : PST_EKEYLEN;
+}
+
+static int check_keys(const pst_table *t, const pst_keys *k)
+{
+    if (k == NULL || (k->n && k->keys == NULL))
+        return PST_EINVAL;
+    if (k->lens == NULL)        /* every key is kw bytes long */
+        return PST_OK;
+    for (size_t i = 0; i < k->n; i++)
+        if (check_len(t, k->lens[i]) != PST_OK)
+            return PST_EKEYLEN;
+    return PST_OK;
+}
+
+static int check_vals(const pst_table *t, const pst_keys *k, const pst_vals *v)
+{
+    (void)t;
+    if (v == NULL || (v->flags & ~F_MASK_IN))
+        return PST_EINVAL;
+    if (v->real == NULL)
+        return v->real0 == PST_NO_REAL ? PST_EINVAL : PST_OK;
+    for (size_t i = 0; i < k->n; i++)
+        if (v->real[i] == PST_NO_REAL)
+            return PST_EINVAL;
+    return PST_OK;
+}
+
+#define KEY_AT(k, i, kw) ((k)->keys + (i) * (kw))
+#define LEN_AT(k, i, kw) ((k)->lens ? (uint32_t)(k)->lens[i] : (uint32_t)(kw))
+#define VSVC_AT(k, i) ((k)->vsvc ? (k)->vsvc[i] : (k)->vsvc0)
+
+/* Stages A and B of the batch pipeline; stage C is the caller's. */
+static inline void pipe_hash(const pst_table *t, const pst_keys *k, size_t i, uint64_t *ring)
+{
+    uint64_t h = hash_key(t, VSVC_AT(k, i), KEY_AT(k, i, t->kw), LEN_AT(k, i, t->kw));
+    ring[i & (RING - 1)] = h;
+    PREFETCH(&t->index[h & t->imask]);
+}
+
+static inline void pipe_tag(const pst_table *t, size_t i, const uint64_t *ring)
+{
+    uint64_t h = ring[i & (RING - 1)], pos = h & t->imask;
+    uint32_t tag = tag_of(t, h), s;
+    for (int probes = 0; probes < 4 && (s = t->index[pos]) != 0; probes++) {
+        if ((s >> t->ibits) == tag) {
+            PREFETCH(ent(t, (s & t->idx_mask) - 1));
+            return;
+        }
+        pos = (pos + 1) & t->imask;
+    }
+}
+
+/* ---- lookups --------------------------------------------------------------------------- */
+
+int64_t pst_lookup_many(pst_table *t, const pst_keys *k, uint32_t now, uint16_t *out_real)
+{
+    int rc = check_keys(t, k);
+    if (rc != PST_OK)
+        return rc;
+    if (k->n && out_real == NULL)
+        return PST_EINVAL;
+    uint64_t ring[RING], hits = 0;
+    size_t n = k->n, kw = t->kw;
+    for (size_t i = 0; i < n + PIPE_A + PIPE_B; i++) {
+        if (i < n)
+            pipe_hash(t, k, i, ring);
+        if (i >= PIPE_A && i - PIPE_A < n)
+            pipe_tag(t, i - PIPE_A, ring);
+        if (i >= PIPE_A + PIPE_B && i - PIPE_A - PIPE_B < n) {
+            size_t j = i - PIPE_A - PIPE_B;
+            uint64_t idx;
+            uint16_t real = PST_NO_REAL;
+            if (find(t, ring[j & (RING - 1)], VSVC_AT(k, j), KEY_AT(k, j, kw), LEN_AT(k, j, kw),
+                     &idx) >= 0) {
+                hdr_t *e = ent(t, idx);
+                if (alive(e, now)) {
+                    real = e->real;
+                    hits++;
+                }
+            }
+            out_real[j] = real;
+        }
+    }
+    t->lookups += n;
+    t->hits += hits;
+    return (int64_t)hits;
+}
+
+static void entry_view(const pst_table *t, hdr_t *e, pst_entry *out)
+{
+    memset(out, 0, sizeof *out);
+    out->created = e->created;
+    out->last_used = e->last_used;
+    out->timeout = e->timeout;
+    out->vsvc = e->vsvc;
+    out->real = e->real;
+    out->sp = e->sp;
+    out->flags = e->flags;
+    out->keylen = e->keylen;
+    memcpy(out->key, ekey(e), t->kw);
+}
+
+int pst_get(pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len, uint32_t now,
+            pst_entry *out)
+{
+    if (key == NULL || out == NULL)
+        return PST_EINVAL;
+    if (check_len(t, len) != PST_OK)
+        return PST_EKEYLEN;
+    uint64_t idx;
+    t->lookups++;
+    if (find(t, hash_key(t, vsvc, key, (uint32_t)len), vsvc, key, (uint32_t)len, &idx) < 0 ||
+        !alive(ent(t, idx), now))
+        return 0;
+    t->hits++;
+    entry_view(t, ent(t, idx), out);
+    return 1;
+}
+
+int32_t pst_lookup1(pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len, uint32_t now)
+{
+    if (key == NULL)
+        return PST_EINVAL;
+    if (check_len(t, len) != PST_OK)
+        return PST_EKEYLEN;
+    uint64_t idx;
+    t->lookups++;
+    if (find(t, hash_key(t, vsvc, key, (uint32_t)len), vsvc, key, (uint32_t)len, &idx) < 0 ||
+        !alive(ent(t, idx), now))
+        return -1;
+    t->hits++;
+    return ent(t, idx)->real;
+}
+
+/* ---- insert-or-touch ------------------------------------------------------------------- */
+
+static int touch(pst_table *t, hdr_t *e, uint32_t now, uint32_t timeout)
+{
+    if (now > e->last_used)
+        e->last_used = now;
+    e->timeout = timeout;
+    t->touches++;
+    journal_change(t, PST_OP_TOUCH, e);
+    return PST_FOUND;
+}
+
+static int get_or_create(pst_table *t, uint64_t h, uint16_t vsvc, const uint8_t *key,
+                         uint32_t len, uint16_t real, uint8_t sp, uint32_t timeout,
+                         uint8_t flags, uint32_t now, uint16_t *out_real)
+{
+    uint64_t idx;
+    if (find(t, h, vsvc, key, len, &idx) >= 0) {
+        hdr_t *e = ent(t, idx);
+        if (alive(e, now)) {
+            *out_real = e->real;
+            return touch(t, e, now, timeout);
+        }
+        /* expired but not swept yet: the key starts over */
+        entry_remove(t, idx, PST_OP_EXPIRE);
+        t->expirations++;
+    }
+    int64_t n = entry_alloc(t, now);
+    if (n < 0) {
+        *out_real = PST_NO_REAL;
+        return PST_FULL;
+    }
+    hdr_t *e = entry_create(t, h, (uint64_t)n, vsvc, key, len);
+    e->real = real;
+    e->sp = sp;
+    e->created = e->last_used = now;
+    e->timeout = timeout;
+    set_persist(t, e, flags);
+    journal_change(t, PST_OP_NEW, e);
+    *out_real = real;
+    return PST_CREATED;
+}
+
+int64_t pst_get_or_create_many(pst_table *t, const pst_keys *k, const pst_vals *v, uint32_t now,
+                               uint16_t *out_real, int8_t *out_status)
+{
+    int rc = check_keys(t, k);
+    if (rc == PST_OK)
+        rc = check_vals(t, k, v);
+    if (rc != PST_OK)
+        return rc;
+    if (k->n && (out_real == NULL || out_status == NULL))
+        return PST_EINVAL;
+    uint64_t ring[RING], created = 0;
+    size_t n = k->n, kw = t->kw;
+    for (size_t i = 0; i < n + PIPE_A + PIPE_B; i++) {
+        if (i < n)
+            pipe_hash(t, k, i, ring);
+        if (i >= PIPE_A && i - PIPE_A < n)
+            pipe_tag(t, i - PIPE_A, ring);
+        if (i >= PIPE_A + PIPE_B && i - PIPE_A - PIPE_B < n) {
+            size_t j = i - PIPE_A - PIPE_B;
+            int st = get_or_create(t, ring[j & (RING - 1)], VSVC_AT(k, j), KEY_AT(k, j, kw),
+                                   LEN_AT(k, j, kw), v->real ? v->real[j] : v->real0,
+                                   v->sp ? v->sp[j] : v->sp0,
+                                   v->timeout ? v->timeout[j] : v->timeout0, v->flags, now,
+                                   &out_real[j]);
+            out_status[j] = (int8_t)st;
+            created += st == PST_CREATED;
+        }
+    }
+    return (int64_t)created;
+}
+
+/* Write an entry's whole state: a rebinding, or an entry learned from the peer (journal = 0:
+ * it is not mirrored back).  Returns PST_CREATED, PST_FOUND, or an error. */
+int pst_put(pst_table *t, const pst_entry *in, uint32_t now, int journal)
+{
+    if (in == NULL || in->real == PST_NO_REAL || (in->flags & ~(F_MASK_IN | PST_F_PENDING)))
+        return PST_EINVAL;
+    if (check_len(t, in->keylen) != PST_OK)
+        return PST_EKEYLEN;
+    uint64_t h = hash_key(t, in->vsvc, in->key, in->keylen), idx;
+    hdr_t *e;
+    int status;
+    if (find(t, h, in->vsvc, in->key, in->keylen, &idx) >= 0) {
+        e = ent(t, idx);
+        t->updates++;
+        status = PST_FOUND;
+    } else {
+        int64_t n = entry_alloc(t, now);
+        if (n < 0)
+            return PST_EFULL;
+        e = entry_create(t, h, (uint64_t)n, in->vsvc, in->key, in->keylen);
+        status = PST_CREATED;
+    }
+    e->created = in->created;
+    e->last_used = in->last_used;
+    e->timeout = in->timeout;
+    e->real = in->real;
+    e->sp = in->sp;
+    set_persist(t, e, in->flags & F_MASK_IN);
+    if (journal)
+        journal_change(t, status == PST_CREATED ? PST_OP_NEW : PST_OP_UPDATE, e);
+    else
+        e->flags &= (uint8_t)~PST_F_PENDING;
+    return status;
+}
+
+int pst_delete(pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len)
+{
+    if (key == NULL)
+        return PST_EINVAL;
+    if (check_len(t, len) != PST_OK)
+        return PST_EKEYLEN;
+    uint64_t idx;
+    if (find(t, hash_key(t, vsvc, key, (uint32_t)len), vsvc, key, (uint32_t)len, &idx) < 0)
+        return 0;
+    entry_remove(t, idx, PST_OP_DELETE);
+    t->deletes++;
+    return 1;
+}
+
+int64_t pst_expire(pst_table *t, uint32_t now, uint64_t max_work)
+{
+    return (int64_t)expire_scan(t, now, max_work);
+}
+
+/* ---- iteration and the journal --------------------------------------------------------- */
+
+int64_t pst_iter(pst_table *t, uint64_t *cursor, pst_entry *out, size_t max, uint32_t want_flags,
+                 int clear_pending)
+{
+    if (cursor == NULL || (max && out == NULL))
+        return PST_EINVAL;
+    size_t n = 0;
+    uint64_t c = *cursor;
+    for (; c < t->hw && n < max; c++) {
+        hdr_t *e = ent(t, c);
+        if (e->keylen == 0 || (e->flags & want_flags) != want_flags)
+            continue;
+        entry_view(t, e, &out[n++]);
+        if (clear_pending)
+            e->flags &= (uint8_t)~PST_F_PENDING;
+    }
+    *cursor = c;
+    return (int64_t)n;
+}
+
+int64_t pst_updates_since(pst_table *t, uint64_t seq, pst_update *out, size_t max)
+{
+    if (seq > t->jhead || (max && out == NULL))
+        return PST_EINVAL;
+    if (seq + 1 < journal_oldest(t))
+        return PST_EGAP;
+    size_t n = 0;
+    for (uint64_t s = seq + 1; s <= t->jhead && n < max; s++, n++) {
+        const uint8_t *r = t->jbuf + ((s - 1) & t->jmask) * t->jsz;
+        pst_update *u = &out[n];
+        uint64_t idx;
+        memset(u, 0, sizeof *u);
+        u->seq = s;
+        u->op = r[10];
+        memcpy(&u->entry.vsvc, r + 8, 2);
+        u->entry.keylen = r[11];
+        memcpy(u->entry.key, r + 12, t->kw);
+        if (find(t, hash_key(t, u->entry.vsvc, u->entry.key, u->entry.keylen), u->entry.vsvc,
+                 u->entry.key, u->entry.keylen, &idx) >= 0) {
+            hdr_t *e = ent(t, idx);
+            u->live = 1;
+            entry_view(t, e, &u->entry);
+            e->flags &= (uint8_t)~PST_F_PENDING;
+        }
+    }
+    return (int64_t)n;
+}
+
+uint64_t pst_journal_head(const pst_table *t)
+{
+    return t->jhead;
+}
+
+uint64_t pst_hash(const pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len)
+{
+    if (key == NULL || check_len(t, len) != PST_OK)
+        return 0;
+    return hash_key(t, vsvc, key, (uint32_t)len);
+}
+
+void pst_get_stats(const pst_table *t, pst_stats *s, int probes)
+{
+    memset(s, 0, sizeof *s);
+    s->entries = t->count;
+    s->capacity = t->capacity;
+    s->persistent = t->n_persist;
+    s->index_slots = t->imask + 1;
+    s->lookups = t->lookups;
+    s->hits = t->hits;
+    s->inserts = t->inserts;
+    s->touches = t->touches;
+    s->updates = t->updates;
+    s->deletes = t->deletes;
+    s->expirations = t->expirations;
+    s->evictions = t->evictions;
+    s->alloc_failures = t->alloc_failures;
+    s->journal_head = t->jhead;
+    s->journal_oldest = journal_oldest(t);
+    s->journal_capacity = t->jcap;
+    s->memory_bytes = t->index_bytes + t->ents_bytes + t->jbytes;
+    if (!probes || t->count == 0)
+        return;
+    uint64_t total = 0;
+    for (uint64_t pos = 0; pos <= t->imask; pos++) {
+        uint32_t slot = t->index[pos];
+        if (slot == 0)
+            continue;
+        uint64_t home = hash_entry(t, ent(t, (slot & t->idx_mask) - 1)) & t->imask;
+        uint64_t d = (pos - home) & t->imask;
+        total += d + 1;
+        if (d > s->probe_max)
+            s->probe_max = d;
+    }
+    s->probe_mean = (double)total / (double)t->count;
+}
+
+/* Structural invariants, for tests and fuzzing: 0 when all hold, else the failed check. */
+int pst_check(const pst_table *t)
+{
+    uint64_t used = 0, persist = 0, slots = 0, freed = 0;
+    for (uint64_t i = 0; i < t->hw; i++) {
+        hdr_t *e = ent(t, i);
+        if (e->keylen == 0)
+            continue;
+        used++;
+        persist += (e->flags & PST_F_PERSIST) != 0;
+        if (e->keylen < t->kmin || e->keylen > t->kw || e->real == PST_NO_REAL)
+            return 1;
+        if (t->jcap == 0 && (e->flags & PST_F_PENDING))
+            return 2;
+        uint64_t pos = hash_entry(t, e) & t->imask;
+        for (;;) {             /* the probe chain from home must reach the entry, gap-free */
+            uint32_t s = t->index[pos];
+            if (s == 0)
+                return 3;
+            if ((s & t->idx_mask) == i + 1)
+                break;
+            pos = (pos + 1) & t->imask;
+        }
+        if ((t->index[pos] >> t->ibits) != tag_of(t, hash_entry(t, e)))
+            return 4;
+    }
+    for (uint64_t pos = 0; pos <= t->imask; pos++) {
+        uint32_t s = t->index[pos];
+        if (s == 0)
+            continue;
+        slots++;
+        uint64_t i = (s & t->idx_mask) - 1;
+        if (i >= t->hw || ent(t, i)->keylen == 0)
+            return 5;
+    }
+    for (uint64_t f = t->free_head; f; f = ent(t, f - 1)->last_used) {
+        if (f - 1 >= t->hw || ent(t, f - 1)->keylen != 0 || ++freed > t->hw)
+            return 6;
+    }
+    if (used != t->count || slots != t->count || persist != t->n_persist)
+        return 7;
+    if (used + freed != t->hw || t->hw > t->capacity)
+        return 8;
+    if (t->jhead < t->jfloor)
+        return 9;
+    return 0;
+}

@@ -1,0 +1,165 @@
+/*
+ * pst.h - the persistence table: public API.
+ *
+ * This header is also the cffi cdef (weboslb/_native_build.py strips the preprocessor lines),
+ * so it holds plain declarations only: constants are enums, never macros.
+ *
+ * One table holds one key kind.  Identity of an entry is (vsvc, key): a binding belongs to a
+ * virtual service.  Times are virtual-clock seconds (u32) supplied by the caller; the table
+ * never reads a clock.  All functions take an opaque handle; there are no globals.
+ */
+#ifndef WEBOSLB_PST_H
+#define WEBOSLB_PST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pst_table pst_table;
+
+enum pst_kind {
+    PST_IPV4 = 1,     /* client IPv4 address, already masked by pmask: 4 bytes */
+    PST_IPV6 = 2,     /* client IPv6 address: 16 bytes */
+    PST_SSLID = 3,    /* SSL/TLS session ID: 1-32 bytes */
+    PST_COOKIE = 4,   /* HTTP cookie value: 1-64 bytes */
+    PST_FTP = 5,      /* FTP data expectation, IPv4 address + port: 6 bytes */
+    PST_FTP6 = 6,     /* FTP data expectation, IPv6 address + port: 18 bytes */
+    PST_URLHASH = 7   /* URL hash: 8 bytes */
+};
+
+enum pst_policy {
+    PST_REFUSE = 0,     /* full table: refuse the insert and count an allocation failure */
+    PST_EVICT_LRU = 1   /* full table: evict the least recently used non-persistent entry */
+};
+
+/* Errors are all below -1, so they never collide with a status or a -1 "miss". */
+enum pst_err {
+    PST_OK = 0,
+    PST_EINVAL = -2,    /* bad argument (kind, capacity, real id, flags, sequence number) */
+    PST_ENOMEM = -3,
+    PST_EKEYLEN = -4,   /* a key length outside the kind's range */
+    PST_EGAP = -5,      /* updates_since: the journal no longer holds that sequence number */
+    PST_EFULL = -6      /* pst_put: table full and nothing could be reclaimed or evicted */
+};
+
+enum pst_flag {
+    PST_F_PERSIST = 1,      /* persistent binding: mirrored, never evicted, only expires */
+    PST_F_PENDING = 2,      /* has a journal record the mirror has not read yet (table-managed) */
+    PST_F_USER = 240        /* four bits the caller may use freely (0xF0) */
+};
+
+enum pst_status {
+    PST_FOUND = 0,      /* existing entry, touched */
+    PST_CREATED = 1,    /* new entry */
+    PST_FULL = -1       /* refused: table full (counted as an allocation failure) */
+};
+
+enum pst_op {
+    PST_OP_NEW = 1,
+    PST_OP_TOUCH = 2,
+    PST_OP_UPDATE = 3,
+    PST_OP_DELETE = 4,
+    PST_OP_EXPIRE = 5
+};
+
+enum pst_limits {
+    PST_KEY_MAX = 64,
+    PST_NO_REAL = 65535,
+    PST_CAPACITY_MAX = 268435456   /* 2^28 entries */
+};
+
+typedef struct {
+    uint32_t kind;          /* enum pst_kind */
+    uint32_t policy;        /* enum pst_policy */
+    uint64_t capacity;      /* maximum entries, a power of two in 1..PST_CAPACITY_MAX */
+    uint64_t journal;       /* journal records kept, a power of two, or 0: no journal */
+    uint64_t seed[2];       /* SipHash key; the caller draws it at random per table */
+} pst_params;
+
+/* One entry as the table reports it (and as pst_put takes it). */
+typedef struct {
+    uint32_t created;
+    uint32_t last_used;
+    uint32_t timeout;       /* seconds of idleness before expiry; 0 = never expires */
+    uint16_t vsvc;          /* virtual-service id: part of the entry's identity */
+    uint16_t real;          /* real-server id, 0..65534 */
+    uint8_t sp;             /* switch processor number */
+    uint8_t flags;          /* enum pst_flag bits */
+    uint8_t keylen;
+    uint8_t reserved;
+    uint8_t key[64];        /* keylen bytes, zero padded */
+} pst_entry;
+
+/* A batch of keys: n fixed-width records of pst_key_width(kind) bytes, zero padded. */
+typedef struct {
+    size_t n;
+    const uint8_t *keys;
+    const uint8_t *lens;    /* n key lengths; NULL for fixed-width kinds */
+    const uint16_t *vsvc;   /* n virtual-service ids; NULL: vsvc0 for every key */
+    uint16_t vsvc0;
+} pst_keys;
+
+/* Values for the entries get_or_create may create.  NULL arrays use the scalar. */
+typedef struct {
+    const uint16_t *real;
+    const uint8_t *sp;
+    const uint32_t *timeout;
+    uint16_t real0;
+    uint8_t sp0;
+    uint8_t flags;          /* PST_F_PERSIST and/or PST_F_USER bits */
+    uint32_t timeout0;
+} pst_vals;
+
+/* A journal record as read back: the key, and the entry's state now (live) or its absence. */
+typedef struct {
+    uint64_t seq;
+    uint32_t op;            /* enum pst_op that wrote the record */
+    uint32_t live;          /* 1: entry holds the current state; 0: the key is absent now */
+    pst_entry entry;
+} pst_update;
+
+typedef struct {
+    uint64_t entries;
+    uint64_t capacity;
+    uint64_t persistent;
+    uint64_t index_slots;
+    uint64_t lookups;
+    uint64_t hits;
+    uint64_t inserts;
+    uint64_t touches;
+    uint64_t updates;
+    uint64_t deletes;
+    uint64_t expirations;
+    uint64_t evictions;
+    uint64_t alloc_failures;
+    uint64_t journal_head;      /* last sequence number written (0: none yet) */
+    uint64_t journal_oldest;    /* oldest sequence number still held (head + 1 when empty) */
+    uint64_t journal_capacity;
+    uint64_t memory_bytes;      /* bytes mapped for the index, entries and journal */
+    uint64_t probe_max;         /* longest probe distance in the index (with probes) */
+    double probe_mean;          /* mean probe length of present keys, 1 = home slot */
+} pst_stats;
+
+size_t pst_key_width(uint32_t kind);
+size_t pst_key_min(uint32_t kind);
+int pst_new(const pst_params *params, pst_table **out);
+void pst_free(pst_table *t);
+void pst_clear(pst_table *t);
+
+int64_t pst_lookup_many(pst_table *t, const pst_keys *k, uint32_t now, uint16_t *out_real);
+int32_t pst_lookup1(pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len, uint32_t now);
+int pst_get(pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len, uint32_t now,
+            pst_entry *out);
+int64_t pst_get_or_create_many(pst_table *t, const pst_keys *k, const pst_vals *v, uint32_t now,
+                               uint16_t *out_real, int8_t *out_status);
+int pst_put(pst_table *t, const pst_entry *e, uint32_t now, int journal);
+int pst_delete(pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len);
+int64_t pst_expire(pst_table *t, uint32_t now, uint64_t max_work);
+int64_t pst_iter(pst_table *t, uint64_t *cursor, pst_entry *out, size_t max, uint32_t want_flags,
+                 int clear_pending);
+int64_t pst_updates_since(pst_table *t, uint64_t seq, pst_update *out, size_t max);
+uint64_t pst_journal_head(const pst_table *t);
+void pst_get_stats(const pst_table *t, pst_stats *s, int probes);
+uint64_t pst_hash(const pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len);
+int pst_check(const pst_table *t);
+
+#endif

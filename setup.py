@@ -1,0 +1,13 @@
+"""Build glue: metadata lives in pyproject.toml; this file only wires the cffi extension.
+
+Packages are listed explicitly because csrc/ and configs/ sit at the top level and are not
+Python packages.
+"""
+from setuptools import setup
+
+setup(
+    packages=["weboslb", "weboslb.table", "weboslb.bench"],
+    package_data={"weboslb": ["py.typed"]},
+    cffi_modules=["weboslb/_native_build.py:ffibuilder"],
+    zip_safe=False,
+)

@@ -1,0 +1,3 @@
+from weboslb.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""cffi build script (out-of-line API mode) for weboslb._native, the C core.
+
+setuptools runs it through ``cffi_modules`` in setup.py.  The cdef is read from the public
+headers in csrc/ with their preprocessor lines removed, so each declaration is written once.
+Extra compiler flags (a sanitizer build, say) come from the WEBOSLB_CFLAGS environment variable.
+"""
+import os
+import pathlib
+import shlex
+
+from cffi import FFI
+
+CSRC = pathlib.Path(__file__).resolve().parent.parent / "csrc"
+HEADERS = ["pst.h"]
+SOURCES = ["pst.c", "mem.c"]
+
+
+def cdef_text(header: pathlib.Path) -> str:
+    """The header without preprocessor lines: cffi's parser takes plain declarations only."""
+    return "\n".join(
+        line for line in header.read_text().splitlines() if not line.lstrip().startswith("#")
+    )
+
+
+ffibuilder = FFI()
+for name in HEADERS:
+    ffibuilder.cdef(cdef_text(CSRC / name))
+
+ffibuilder.set_source(
+    "weboslb._native",
+    "\n".join(f'#include "{name}"' for name in HEADERS),
+    # setuptools wants paths relative to setup.py's directory, where builds run
+    sources=[os.path.relpath(CSRC / name) for name in SOURCES],
+    include_dirs=[os.path.relpath(CSRC)],
+    extra_compile_args=["-O3", "-std=gnu11", *shlex.split(os.environ.get("WEBOSLB_CFLAGS", ""))],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)
