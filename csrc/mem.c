@@ -31,7 +31,9 @@ void *pst_mem_alloc(size_t size)
     if (size == 0)
         size = 1;
     if (size < HUGE_ALIGN) {
-        void *p = calloc(1, size);
+        char *p = malloc(size);
+        if (p != NULL)
+            memset(p, 0, size); /* calloc may hand out untouched zero pages */
         return p;
     }
     size = (size + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);

@@ -30,8 +30,8 @@ enum {
     RECLAIM_BUDGET = 1024,  /* entries an insert into a full table scans for expired ones */
     EVICT_WINDOW = 64,      /* candidates compared per eviction window */
     EVICT_MAX_SCAN = 4096,  /* entries one eviction may scan for a non-persistent victim */
-    PIPE_A = 16,            /* keys between hashing and reading the index line */
-    PIPE_B = 8,             /* keys between reading the index and resolving the entry */
+    PIPE_A = 12,            /* keys between hashing and reading the index line */
+    PIPE_B = 12,            /* keys between reading the index and resolving the entry */
     RING = 32,              /* >= PIPE_A + PIPE_B + 1, a power of two */
     F_MASK_IN = PST_F_PERSIST | PST_F_USER
 };
@@ -121,17 +121,43 @@ static inline uint8_t *ekey(hdr_t *e)
     return (uint8_t *)e + HDR;
 }
 
-/* The hashed message is the zero-padded key, then vsvc and the key length. */
-static inline uint64_t hash_key(const pst_table *t, uint16_t vsvc, const uint8_t *key,
-                                uint32_t len)
+/* Hot helpers take the key width as a parameter: the per-kind batch functions pass a
+ * constant, so SipHash unrolls and memcpy/memcmp become a few loads. */
+#define HOT static inline __attribute__((always_inline))
+
+/* Byte `off..` of the key as a little-endian word, zero past len (never reads past len). */
+HOT uint64_t key_word(const uint8_t *key, uint32_t len, uint32_t off)
 {
-    uint8_t m[PST_KEY_MAX + 3];
-    memcpy(m, key, len);
-    memset(m + len, 0, t->kw - len);
-    m[t->kw] = (uint8_t)vsvc;
-    m[t->kw + 1] = (uint8_t)(vsvc >> 8);
-    m[t->kw + 2] = (uint8_t)len;
-    return siphash13(t->seed, m, t->kw + 3);
+    uint64_t w = 0;
+    if (off + 8 <= len) {
+        memcpy(&w, key + off, 8);
+    } else {
+        for (uint32_t i = off; i < len; i++)
+            w |= (uint64_t)key[i] << (8 * (i - off));
+    }
+    return w;
+}
+
+/* SipHash-1-3 of the key zero padded to whole words, then a block holding vsvc and the key
+ * length.  A 4-byte key shares that block: the 7-byte message key, vsvc, len. */
+HOT uint64_t hash_kw(const pst_table *t, uint16_t vsvc, const uint8_t *key, uint32_t len,
+                     uint32_t kw)
+{
+    sip_state s = sip_init(t->seed);
+    uint64_t meta = (uint64_t)vsvc | (uint64_t)len << 16;
+    if (kw == 4) {
+        uint32_t ip;
+        memcpy(&ip, key, 4);
+        return sip_finish(&s, ip | meta << 32 | 7ULL << 56);
+    }
+    for (uint32_t off = 0; off < kw; off += 8)
+        sip_compress(&s, key_word(key, len, off));
+    return sip_finish(&s, meta | (uint64_t)(((kw + 7) & ~7u) + 3) << 56);
+}
+
+static uint64_t hash_key(const pst_table *t, uint16_t vsvc, const uint8_t *key, uint32_t len)
+{
+    return hash_kw(t, vsvc, key, len, t->kw);
 }
 
 static inline uint64_t hash_entry(const pst_table *t, hdr_t *e)
@@ -149,14 +175,14 @@ static inline int alive(const hdr_t *e, uint32_t now)
     return e->timeout == 0 || (uint64_t)now < (uint64_t)e->last_used + e->timeout;
 }
 
-static inline int matches(const hdr_t *e, uint16_t vsvc, const uint8_t *key, uint32_t len)
+HOT int matches(const hdr_t *e, uint16_t vsvc, const uint8_t *key, uint32_t len)
 {
     return e->keylen == len && e->vsvc == vsvc && memcmp((const uint8_t *)e + HDR, key, len) == 0;
 }
 
 /* Index position holding (vsvc, key), or -1; *idx gets its entry number. */
-static int64_t find(const pst_table *t, uint64_t h, uint16_t vsvc, const uint8_t *key,
-                    uint32_t len, uint64_t *idx)
+HOT int64_t find(const pst_table *t, uint64_t h, uint16_t vsvc, const uint8_t *key,
+                 uint32_t len, uint64_t *idx)
 {
     uint64_t pos = h & t->imask;
     uint32_t tag = tag_of(t, h), s;
@@ -452,62 +478,7 @@ static int check_vals(const pst_table *t, const pst_keys *k, const pst_vals *v)
 #define LEN_AT(k, i, kw) ((k)->lens ? (uint32_t)(k)->lens[i] : (uint32_t)(kw))
 #define VSVC_AT(k, i) ((k)->vsvc ? (k)->vsvc[i] : (k)->vsvc0)
 
-/* Stages A and B of the batch pipeline; stage C is the caller's. */
-static inline void pipe_hash(const pst_table *t, const pst_keys *k, size_t i, uint64_t *ring)
-{
-    uint64_t h = hash_key(t, VSVC_AT(k, i), KEY_AT(k, i, t->kw), LEN_AT(k, i, t->kw));
-    ring[i & (RING - 1)] = h;
-    PREFETCH(&t->index[h & t->imask]);
-}
-
-static inline void pipe_tag(const pst_table *t, size_t i, const uint64_t *ring)
-{
-    uint64_t h = ring[i & (RING - 1)], pos = h & t->imask;
-    uint32_t tag = tag_of(t, h), s;
-    for (int probes = 0; probes < 4 && (s = t->index[pos]) != 0; probes++) {
-        if ((s >> t->ibits) == tag) {
-            PREFETCH(ent(t, (s & t->idx_mask) - 1));
-            return;
-        }
-        pos = (pos + 1) & t->imask;
-    }
-}
-
 /* ---- lookups --------------------------------------------------------------------------- */
-
-int64_t pst_lookup_many(pst_table *t, const pst_keys *k, uint32_t now, uint16_t *out_real)
-{
-    int rc = check_keys(t, k);
-    if (rc != PST_OK)
-        return rc;
-    if (k->n && out_real == NULL)
-        return PST_EINVAL;
-    uint64_t ring[RING], hits = 0;
-    size_t n = k->n, kw = t->kw;
-    for (size_t i = 0; i < n + PIPE_A + PIPE_B; i++) {
-        if (i < n)
-            pipe_hash(t, k, i, ring);
-        if (i >= PIPE_A && i - PIPE_A < n)
-            pipe_tag(t, i - PIPE_A, ring);
-        if (i >= PIPE_A + PIPE_B && i - PIPE_A - PIPE_B < n) {
-            size_t j = i - PIPE_A - PIPE_B;
-            uint64_t idx;
-            uint16_t real = PST_NO_REAL;
-            if (find(t, ring[j & (RING - 1)], VSVC_AT(k, j), KEY_AT(k, j, kw), LEN_AT(k, j, kw),
-                     &idx) >= 0) {
-                hdr_t *e = ent(t, idx);
-                if (alive(e, now)) {
-                    real = e->real;
-                    hits++;
-                }
-            }
-            out_real[j] = real;
-        }
-    }
-    t->lookups += n;
-    t->hits += hits;
-    return (int64_t)hits;
-}
 
 static void entry_view(const pst_table *t, hdr_t *e, pst_entry *out)
 {
@@ -567,9 +538,9 @@ static int touch(pst_table *t, hdr_t *e, uint32_t now, uint32_t timeout)
     return PST_FOUND;
 }
 
-static int get_or_create(pst_table *t, uint64_t h, uint16_t vsvc, const uint8_t *key,
-                         uint32_t len, uint16_t real, uint8_t sp, uint32_t timeout,
-                         uint8_t flags, uint32_t now, uint16_t *out_real)
+HOT int get_or_create(pst_table *t, uint64_t h, uint16_t vsvc, const uint8_t *key, uint32_t len,
+                      uint32_t kw, uint16_t real, uint8_t sp, uint32_t timeout, uint8_t flags,
+                      uint32_t now, uint16_t *out_real)
 {
     uint64_t idx;
     if (find(t, h, vsvc, key, len, &idx) >= 0) {
@@ -582,6 +553,7 @@ static int get_or_create(pst_table *t, uint64_t h, uint16_t vsvc, const uint8_t 
         entry_remove(t, idx, PST_OP_EXPIRE);
         t->expirations++;
     }
+    (void)kw;
     int64_t n = entry_alloc(t, now);
     if (n < 0) {
         *out_real = PST_NO_REAL;
@@ -598,6 +570,105 @@ static int get_or_create(pst_table *t, uint64_t h, uint16_t vsvc, const uint8_t 
     return PST_CREATED;
 }
 
+/* ---- the batch pipeline ---------------------------------------------------------------- */
+
+/*
+ * Stage A hashes key i and prefetches its index line; stage B, PIPE_A keys later, finds the
+ * first slot with the key's tag and prefetches that entry; stage C, PIPE_B keys after that,
+ * resolves the key with both lines in cache.  Each key is hashed once (the ring keeps it):
+ * prefetching only pays when the next address is known that early.  Stage C always probes
+ * from home, so inserts earlier in the same batch are seen.
+ */
+enum { LOOKUP, GET_OR_CREATE };
+
+HOT int64_t batch(pst_table *t, const pst_keys *k, const pst_vals *v, uint32_t now,
+                  uint16_t *out_real, int8_t *out_status, const uint32_t kw, const int fixed,
+                  const int mode)
+{
+    uint64_t ring[RING], done = 0;
+    const size_t n = k->n;
+    for (size_t i = 0; i < n + PIPE_A + PIPE_B; i++) {
+        if (i < n) {
+            uint32_t len = fixed || !k->lens ? kw : k->lens[i];
+            uint64_t h = hash_kw(t, k->vsvc ? k->vsvc[i] : k->vsvc0, k->keys + i * kw, len, kw);
+            ring[i & (RING - 1)] = h;
+            PREFETCH(&t->index[h & t->imask]);
+        }
+        if (i >= PIPE_A && i - PIPE_A < n) {
+            uint64_t h = ring[(i - PIPE_A) & (RING - 1)], pos = h & t->imask;
+            uint32_t tag = tag_of(t, h), s;
+            for (int probe = 0; probe < 4 && (s = t->index[pos]) != 0; probe++) {
+                if ((s >> t->ibits) == tag) {
+                    PREFETCH(ent(t, (s & t->idx_mask) - 1));
+                    break;
+                }
+                pos = (pos + 1) & t->imask;
+            }
+        }
+        if (i < PIPE_A + PIPE_B || i - PIPE_A - PIPE_B >= n)
+            continue;
+        const size_t j = i - PIPE_A - PIPE_B;
+        const uint64_t h = ring[j & (RING - 1)];
+        const uint32_t len = fixed || !k->lens ? kw : k->lens[j];
+        const uint16_t vsvc = k->vsvc ? k->vsvc[j] : k->vsvc0;
+        const uint8_t *key = k->keys + j * kw;
+        if (mode == LOOKUP) {
+            uint64_t idx;
+            uint16_t real = PST_NO_REAL;
+            if (find(t, h, vsvc, key, len, &idx) >= 0 && alive(ent(t, idx), now)) {
+                real = ent(t, idx)->real;
+                done++;
+            }
+            out_real[j] = real;
+        } else {
+            int st = get_or_create(t, h, vsvc, key, len, kw, v->real ? v->real[j] : v->real0,
+                                   v->sp ? v->sp[j] : v->sp0,
+                                   v->timeout ? v->timeout[j] : v->timeout0, v->flags, now,
+                                   &out_real[j]);
+            out_status[j] = (int8_t)st;
+            done += st == PST_CREATED;
+        }
+    }
+    return (int64_t)done;
+}
+
+/* One instance per key kind, with the width a constant. */
+#define KIND_BATCH(name, kw, fixed)                                                          \
+    static int64_t batch_##name(pst_table *t, const pst_keys *k, const pst_vals *v,           \
+                                uint32_t now, uint16_t *r, int8_t *s)                         \
+    {                                                                                         \
+        return v ? batch(t, k, v, now, r, s, kw, fixed, GET_OR_CREATE)                        \
+                 : batch(t, k, v, now, r, s, kw, fixed, LOOKUP);                              \
+    }
+KIND_BATCH(ipv4, 4, 1)
+KIND_BATCH(ipv6, 16, 1)
+KIND_BATCH(sslid, 32, 0)
+KIND_BATCH(cookie, 64, 0)
+KIND_BATCH(ftp, 6, 1)
+KIND_BATCH(ftp6, 18, 1)
+KIND_BATCH(urlhash, 8, 1)
+
+typedef int64_t (*batch_fn)(pst_table *, const pst_keys *, const pst_vals *, uint32_t,
+                            uint16_t *, int8_t *);
+static const batch_fn BATCH[] = {
+    [PST_IPV4] = batch_ipv4,   [PST_IPV6] = batch_ipv6, [PST_SSLID] = batch_sslid,
+    [PST_COOKIE] = batch_cookie, [PST_FTP] = batch_ftp, [PST_FTP6] = batch_ftp6,
+    [PST_URLHASH] = batch_urlhash,
+};
+
+int64_t pst_lookup_many(pst_table *t, const pst_keys *k, uint32_t now, uint16_t *out_real)
+{
+    int rc = check_keys(t, k);
+    if (rc != PST_OK)
+        return rc;
+    if (k->n && out_real == NULL)
+        return PST_EINVAL;
+    int64_t hits = BATCH[t->kind](t, k, NULL, now, out_real, NULL);
+    t->lookups += k->n;
+    t->hits += (uint64_t)hits;
+    return hits;
+}
+
 int64_t pst_get_or_create_many(pst_table *t, const pst_keys *k, const pst_vals *v, uint32_t now,
                                uint16_t *out_real, int8_t *out_status)
 {
@@ -608,25 +679,19 @@ int64_t pst_get_or_create_many(pst_table *t, const pst_keys *k, const pst_vals *
         return rc;
     if (k->n && (out_real == NULL || out_status == NULL))
         return PST_EINVAL;
-    uint64_t ring[RING], created = 0;
-    size_t n = k->n, kw = t->kw;
-    for (size_t i = 0; i < n + PIPE_A + PIPE_B; i++) {
-        if (i < n)
-            pipe_hash(t, k, i, ring);
-        if (i >= PIPE_A && i - PIPE_A < n)
-            pipe_tag(t, i - PIPE_A, ring);
-        if (i >= PIPE_A + PIPE_B && i - PIPE_A - PIPE_B < n) {
-            size_t j = i - PIPE_A - PIPE_B;
-            int st = get_or_create(t, ring[j & (RING - 1)], VSVC_AT(k, j), KEY_AT(k, j, kw),
-                                   LEN_AT(k, j, kw), v->real ? v->real[j] : v->real0,
-                                   v->sp ? v->sp[j] : v->sp0,
-                                   v->timeout ? v->timeout[j] : v->timeout0, v->flags, now,
-                                   &out_real[j]);
-            out_status[j] = (int8_t)st;
-            created += st == PST_CREATED;
-        }
-    }
-    return (int64_t)created;
+    return BATCH[t->kind](t, k, v, now, out_real, out_status);
+}
+
+int pst_get_or_create1(pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len,
+                       uint16_t real, uint8_t sp, uint32_t timeout, uint8_t flags, uint32_t now,
+                       uint16_t *out_real)
+{
+    if (key == NULL || out_real == NULL || real == PST_NO_REAL || (flags & ~F_MASK_IN))
+        return PST_EINVAL;
+    if (check_len(t, len) != PST_OK)
+        return PST_EKEYLEN;
+    return get_or_create(t, hash_key(t, vsvc, key, (uint32_t)len), vsvc, key, (uint32_t)len,
+                         t->kw, real, sp, timeout, flags, now, out_real);
 }
 
 /* Write an entry's whole state: a rebinding, or an entry learned from the peer (journal = 0:

@@ -151,6 +151,9 @@ int pst_get(pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len, uint32_
             pst_entry *out);
 int64_t pst_get_or_create_many(pst_table *t, const pst_keys *k, const pst_vals *v, uint32_t now,
                                uint16_t *out_real, int8_t *out_status);
+int pst_get_or_create1(pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len,
+                       uint16_t real, uint8_t sp, uint32_t timeout, uint8_t flags, uint32_t now,
+                       uint16_t *out_real);
 int pst_put(pst_table *t, const pst_entry *e, uint32_t now, int journal);
 int pst_delete(pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len);
 int64_t pst_expire(pst_table *t, uint32_t now, uint64_t max_work);

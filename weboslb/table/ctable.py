@@ -14,6 +14,7 @@ from weboslb._native import ffi, lib
 from weboslb.table.batch import KeyBatch, real_column, sp_column, timeout_column
 from weboslb.table.contract import (
     DEFAULT_EXPIRE_WORK,
+    NO_REAL,
     U16_MAX,
     U32_MAX,
     Entry,
@@ -100,6 +101,7 @@ class CTable:
         self._key = ffi.new("pst_keys *")
         self._vals = ffi.new("pst_vals *")
         self._one = ffi.new("pst_entry *")
+        self._real_out = ffi.new("uint16_t *")
 
     def close(self) -> None:
         """Free the table's memory now rather than at garbage collection."""
@@ -134,11 +136,16 @@ class CTable:
         self, key: bytes, *, vsvc: int = 0, real: int, now: int, timeout: int, sp: int = 0,
         persistent: bool = True, user_flags: int = 0,
     ) -> tuple[Status, int]:
-        reals, status = self.get_or_create_many(
-            KeyBatch.of(self.kind, [key], vsvc), reals=real, now=now, timeout=timeout, sp=sp,
-            persistent=persistent, user_flags=user_flags,
-        )
-        return Status(status[0]), reals[0]
+        """Insert-or-touch one key: (status, bound real); see ``get_or_create_many``."""
+        key = check_key(self.kind, key)
+        rc = lib.pst_get_or_create1(
+            self._t, check_int("vsvc", vsvc, 0, U16_MAX), key, len(key),
+            check_int("real", real, 0, NO_REAL - 1), check_int("sp", sp, 0, 0xFF),
+            check_int("timeout", timeout, 0, U32_MAX), check_flags(persistent, user_flags),
+            check_now(now), self._real_out)
+        if rc == Status.FULL:
+            return Status.FULL, NO_REAL
+        return Status(_raise_for(rc, "get_or_create")), self._real_out[0]
 
     def put(self, entry: Entry, *, now: int, journal: bool = True) -> Status:
         """Write an entry's whole state (a rebinding, or an entry learned from the peer)."""

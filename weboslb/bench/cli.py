@@ -1,0 +1,121 @@
+"""The `weboslb bench` command line: argument parsing and the text / JSON reports."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from weboslb.bench import lookup
+from weboslb.table import KeyKind
+
+DEFAULT_SIZES = [1_000, 100_000, 1_000_000, 10_000_000]
+QUICK_SIZES = [1_000, 100_000]
+DEFAULT_KINDS = ["ipv4", "sslid", "cookie"]
+BENCH_KINDS = ["ipv4", "ipv6", "sslid", "cookie"]
+SUFFIXES = {"K": 1_000, "M": 1_000_000, "G": 1_000_000_000}
+MAX_ENTRIES = 1 << 27
+
+# (key, ops/s, ratio to dict, bytes per entry) expected at 1M entries: issue 2 / performance.md
+TARGETS = {"ipv4": (60e6, 50.0, 40.0), "sslid": (25e6, 20.0, 112.0)}
+
+
+def entries_arg(text: str) -> int:
+    """'1000', '100K', '1M', '1_000_000'."""
+    t = text.strip().upper().replace("_", "")
+    mult = SUFFIXES.get(t[-1:], 1)
+    digits = t[:-1] if t[-1:] in SUFFIXES else t
+    try:
+        value = int(float(digits) * mult)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of entries: {text!r}") from None
+    if not 1 <= value <= MAX_ENTRIES:
+        raise argparse.ArgumentTypeError(f"entries {text} out of range 1..{MAX_ENTRIES:,}")
+    return value
+
+
+def add_parser(sub) -> None:
+    bench = sub.add_parser("bench", help="measure persistence-table throughput and memory",
+                           description="Benchmarks, run side by side with their baselines.")
+    bench.set_defaults(run=run_lookup, entries=None, key=None, json=False, quick=False,
+                       batch=4096, repeat=3, queries=None)
+    bench.add_argument("--quick", action="store_true", help="a few-second lookup run")
+    subs = bench.add_subparsers(dest="bench_command", metavar="BENCH")
+    p = subs.add_parser("lookup", help="lookup and insert throughput, C vs Python vs dict",
+                        description=lookup.__doc__,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--entries", type=entries_arg, nargs="+", metavar="N",
+                   help="table sizes (default 1K 100K 1M 10M; --quick: 1K 100K)")
+    p.add_argument("--key", choices=BENCH_KINDS, nargs="+",
+                   help="key kinds (default ipv4 sslid cookie; --quick: ipv4)")
+    p.add_argument("--json", action="store_true", help="print one JSON list of records")
+    p.add_argument("--quick", action="store_true", help="small sizes and fewer queries")
+    p.add_argument("--batch", type=int, default=4096, help="keys per C call (default 4096)")
+    p.add_argument("--repeat", type=int, default=3, help="runs per figure; median (default 3)")
+    p.add_argument("--queries", type=entries_arg,
+                   help="lookups per run (default 1M; --quick: 64K)")
+    p.set_defaults(run=run_lookup)
+
+
+def run_lookup(args) -> int:
+    from weboslb.main import UsageError
+
+    if args.batch < 1 or args.repeat < 1:
+        raise UsageError("--batch and --repeat must be at least 1")
+    sizes = args.entries or (QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    kinds = [KeyKind.parse(k) for k in (args.key or (["ipv4"] if args.quick else DEFAULT_KINDS))]
+    queries = args.queries or (1 << 16 if args.quick else 1 << 20)
+    show = sys.stderr.isatty() and not args.quick
+
+    def progress(msg: str) -> None:
+        if show:
+            print(f"\r\033[Kbench: {msg}", end="", file=sys.stderr, flush=True)
+
+    records = lookup.run(kinds, sizes, queries=queries, batch=args.batch, repeat=args.repeat,
+                         progress=progress)
+    if show:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    if args.json:
+        print(json.dumps([r.as_json() for r in records], indent=1))
+    else:
+        print(render(records, batch=args.batch, queries=queries, repeat=args.repeat))
+    return 0
+
+
+def _si(x: float) -> str:
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if x >= div:
+            return f"{x / div:.2f} {unit}"
+    return f"{x:.0f}"
+
+
+def render(records: list[lookup.Record], *, batch: int, queries: int, repeat: int) -> str:
+    lines = [f"weboslb bench lookup: batches of {batch}, {queries:,} random-hit lookups, "
+             f"median of {repeat}",
+             f"{'key':<7}{'entries':>11}  {'table':<10}{'op':<7}{'ops/s':>10}{'ns/op':>9}"
+             f"{'x dict':>8}{'B/entry':>9}"]
+    for r in records:
+        ratio = f"{r.ratio_vs_dict:.1f}" if r.ratio_vs_dict is not None else "-"
+        mem = f"{r.bytes_per_entry:.1f}" if r.bytes_per_entry is not None else "-"
+        lines.append(f"{r.key:<7}{r.entries:>11,}  {r.table:<10}{r.op:<7}{_si(r.ops_per_s):>10}"
+                     f"{r.ns_per_op:>9.1f}{ratio:>8}{mem:>9}")
+    checks = target_lines(records)
+    if checks:
+        lines += ["", "Targets at 1M entries (issue 2): batched lookups and memory"] + checks
+    return "\n".join(lines)
+
+
+def target_lines(records: list[lookup.Record]) -> list[str]:
+    out = []
+    for r in records:
+        if r.table != "c-batch" or r.op != "lookup" or r.entries != 1_000_000:
+            continue
+        if r.key not in TARGETS:
+            continue
+        rate, ratio, mem = TARGETS[r.key]
+        got_ratio = r.ratio_vs_dict or 0.0
+        got_mem = r.bytes_per_entry if r.bytes_per_entry is not None else float("nan")
+        ok = r.ops_per_s >= rate and got_ratio >= ratio and got_mem <= mem
+        out.append(f"  {r.key:<7}{_si(r.ops_per_s)}/s (>= {_si(rate)}/s), {got_ratio:.1f}x dict "
+                   f"(>= {ratio:.0f}x), {got_mem:.1f} B/entry (<= {mem:.0f})  "
+                   f"{'met' if ok else 'NOT met'}")
+    return out
