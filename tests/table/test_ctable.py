@@ -1,0 +1,72 @@
+"""What only the C table has: keyed hashing, an index, pre-faulted memory, invariant checks."""
+import random
+
+from weboslb.bench.measure import rss_bytes
+from weboslb.table import CTable, KeyBatch, Policy
+
+import pytest
+
+
+def test_each_table_draws_its_own_seed():
+    a, b = CTable("cookie", 8), CTable("cookie", 8)
+    assert a.seed != b.seed
+    keys = [b"JSESSIONID%d" % i for i in range(8)]
+    assert [a.hash(k) for k in keys] != [b.hash(k) for k in keys]
+
+
+def test_the_seed_alone_decides_the_hash():
+    seed = bytes(range(16))
+    a, b = CTable("sslid", 8, seed=seed), CTable("sslid", 8, seed=seed)
+    assert a.hash(b"session") == b.hash(b"session")
+    assert a.hash(b"session", vsvc=1) != a.hash(b"session")
+    with pytest.raises(ValueError, match="seed must be 16 bytes"):
+        CTable("sslid", 8, seed=b"short")
+
+
+def test_probe_lengths_stay_short_at_full_load():
+    t = CTable("ipv4", 1 << 14, journal=0)
+    rng = random.Random(5)
+    keys = list({rng.getrandbits(32).to_bytes(4, "little") for _ in range(1 << 14)})
+    t.get_or_create_many(KeyBatch.of("ipv4", keys), reals=1, now=0, timeout=0)
+    s = t.stats()
+    assert s.index_slots == 2 * s.capacity
+    # linear probing at index load <= 1/2: about 1.5 probes a hit on average
+    assert 1.0 <= s.probe_mean < 2.0 and s.probe_max < 64
+    t.check()
+
+
+def test_memory_is_faulted_in_at_creation():
+    before = rss_bytes()
+    if before is None:
+        pytest.skip("no /proc/self/statm")
+    t = CTable("sslid", 1 << 20)
+    grown = rss_bytes() - before
+    assert grown >= 0.9 * t.stats().memory_bytes
+    t.close()
+
+
+@pytest.mark.parametrize("policy", [Policy.REFUSE, Policy.EVICT_LRU])
+def test_invariants_hold_under_churn(policy):
+    rng = random.Random(11)
+    t = CTable("sslid", 256, policy=policy, journal=64)
+    pool = [rng.randbytes(rng.randint(1, 32)) for _ in range(600)]
+    for step in range(300):
+        now = step
+        keys = rng.sample(pool, 32)
+        t.get_or_create_many(KeyBatch.of("sslid", keys), reals=rng.randrange(10), now=now,
+                             timeout=rng.choice([0, 5, 50]), persistent=rng.random() < 0.5)
+        for k in rng.sample(pool, 4):
+            t.delete(k)
+        t.expire(now, max_work=rng.randrange(64))
+        if step % 50 == 0:
+            t.updates_since(t.journal_head)
+        t.check()
+    assert t.stats().entries == len(list(t.entries()))
+
+
+def test_closed_table_releases_memory():
+    t = CTable("ipv4", 1 << 22)
+    before = rss_bytes()
+    t.close()
+    if before is not None:
+        assert rss_bytes() < before
