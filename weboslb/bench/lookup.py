@@ -5,15 +5,16 @@ For each key kind and table size the same keys and the same uniform random queri
   c-per-key  the C table, one call per key,
   py-ref     the Python reference table (its batch methods loop in Python),
   dict       a plain dict loop (key -> tuple), the baseline every ratio is taken against.
-Each figure is the median of the repeats; memory is the resident-set growth while the
-structure is built, divided by the entries.
+Each figure is the median of the repeats.  Memory per entry: for the C table, the bytes it
+maps and faults in at creation (all resident: tests check the RSS growth); for the Python
+structures, what tracemalloc sees them hold, from a separate untimed build.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from weboslb.bench.measure import RssDelta, median_ns, timed
+from weboslb.bench.measure import median_ns, timed, traced_bytes
 from weboslb.bench.workload import Workload, make_workload
 from weboslb.table import CTable, KeyKind, RefTable
 
@@ -60,28 +61,33 @@ class _Case:
         ))
 
     def _build(self, make: Callable[[], object], fill: Callable[[object], object],
-               repeat: int) -> tuple[object, list[int], int | None]:
-        """Build `repeat` times; keep the last structure; memory from the first build."""
-        samples, mem, obj = [], None, None
-        for i in range(repeat):
+               repeat: int) -> tuple[object, list[int]]:
+        """Build `repeat` times, timing the fill; keep the last structure."""
+        samples, obj = [], None
+        for _ in range(repeat):
             if obj is not None and hasattr(obj, "close"):
                 obj.close()
-            obj = None
-            with RssDelta() as m:
-                obj = make()
-                samples.append(timed(lambda o=obj: fill(o)))
-            if i == 0:
-                mem = m.delta
-        return obj, samples, mem
+            obj = make()
+            samples.append(timed(lambda o=obj: fill(o)))
+        return obj, samples
+
+    @staticmethod
+    def _python_bytes(make: Callable[[], object], fill: Callable[[object], object]) -> int:
+        def build():
+            obj = make()
+            fill(obj)
+            return obj
+        return traced_bytes(build)
 
     def c_table(self) -> None:
         wl, cap = self.wl, capacity_for(self.wl.n)
         inserts = wl.batches(wl.keys, wl.n, self.batch)
-        table, samples, mem = self._build(
+        table, samples = self._build(
             lambda: CTable(wl.kind, cap),
             lambda t: [t.get_or_create_many(b, reals=REAL, now=NOW, timeout=TIMEOUT)
                        for b in inserts],
             self.repeat)
+        mem = table.stats(probes=False).memory_bytes
         self._add("c-batch", "insert", wl.n, samples, mem)
         queries = wl.batches(wl.queries, wl.n_queries, self.batch)
         self._add("c-batch", "lookup", wl.n_queries,
@@ -94,7 +100,7 @@ class _Case:
                    for _ in range(self.repeat)], mem)
         table.close()
         keys = wl.key_objects(wl.keys, wl.n)
-        table, samples, _ = self._build(
+        table, samples = self._build(
             lambda: CTable(wl.kind, cap),
             lambda t: [t.get_or_create(k, real=REAL, now=NOW, timeout=TIMEOUT) for k in keys],
             self.repeat)
@@ -111,11 +117,12 @@ class _Case:
                 b.keys()  # the key objects the table will hold; not part of the timing
             return RefTable(wl.kind, capacity_for(wl.n))
 
-        table, samples, mem = self._build(
-            make,
-            lambda t: [t.get_or_create_many(b, reals=REAL, now=NOW, timeout=TIMEOUT)
-                       for b in holder["batches"]],
-            repeat)
+        def fill(t: RefTable) -> None:
+            for b in holder["batches"]:
+                t.get_or_create_many(b, reals=REAL, now=NOW, timeout=TIMEOUT)
+
+        mem = self._python_bytes(make, fill)
+        table, samples = self._build(make, fill, repeat)
         self._add("py-ref", "insert", wl.n, samples, mem)
         queries = wl.batches(wl.queries, wl.n_queries, self.batch)
         for b in queries:
@@ -138,7 +145,8 @@ class _Case:
             for k in holder["keys"]:
                 d[k] = (real, now, now, timeout, flags)
 
-        d, samples, mem = self._build(make, fill, repeat)
+        mem = self._python_bytes(make, fill)
+        d, samples = self._build(make, fill, repeat)
         self._add("dict", "insert", wl.n, samples, mem)
         qobj = wl.key_objects(wl.queries, wl.n_queries)
 

@@ -5,6 +5,7 @@ import gc
 import os
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 
 
@@ -33,6 +34,19 @@ def rss_bytes() -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def traced_bytes(build: Callable[[], object]) -> int:
+    """Bytes Python's allocators hold for what build() returns (tracemalloc: exact, slow)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        kept = build()
+        size = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    del kept
+    return size
 
 
 class RssDelta:

@@ -14,6 +14,8 @@ from weboslb._native import ffi, lib
 from weboslb.table.batch import KeyBatch, real_column, sp_column, timeout_column
 from weboslb.table.contract import (
     DEFAULT_EXPIRE_WORK,
+    FLAG_PERSIST,
+    FLAG_USER,
     NO_REAL,
     U16_MAX,
     U32_MAX,
@@ -36,6 +38,7 @@ from weboslb.table.contract import (
 )
 
 _ITER_CHUNK = 1024
+_STATUS = {s.value: s for s in Status}
 
 
 def _raise_for(rc: int, what: str) -> int:
@@ -136,16 +139,22 @@ class CTable:
         self, key: bytes, *, vsvc: int = 0, real: int, now: int, timeout: int, sp: int = 0,
         persistent: bool = True, user_flags: int = 0,
     ) -> tuple[Status, int]:
-        """Insert-or-touch one key: (status, bound real); see ``get_or_create_many``."""
-        key = check_key(self.kind, key)
-        rc = lib.pst_get_or_create1(
-            self._t, check_int("vsvc", vsvc, 0, U16_MAX), key, len(key),
-            check_int("real", real, 0, NO_REAL - 1), check_int("sp", sp, 0, 0xFF),
-            check_int("timeout", timeout, 0, U32_MAX), check_flags(persistent, user_flags),
-            check_now(now), self._real_out)
-        if rc == Status.FULL:
-            return Status.FULL, NO_REAL
-        return Status(_raise_for(rc, "get_or_create")), self._real_out[0]
+        """Insert-or-touch one key: (status, bound real); see ``get_or_create_many``.
+        C and cffi check the arguments; the Python checks run only to explain a refusal."""
+        try:
+            rc = -2 if user_flags & ~FLAG_USER else lib.pst_get_or_create1(
+                self._t, vsvc, key, len(key), real, sp, timeout,
+                user_flags | (FLAG_PERSIST if persistent else 0), now, self._real_out)
+        except (OverflowError, TypeError):
+            rc = -2
+        if rc < -1:
+            rc = lib.pst_get_or_create1(
+                self._t, check_int("vsvc", vsvc, 0, U16_MAX), check_key(self.kind, key),
+                len(key), check_int("real", real, 0, NO_REAL - 1), check_int("sp", sp, 0, 0xFF),
+                check_int("timeout", timeout, 0, U32_MAX), check_flags(persistent, user_flags),
+                check_now(now), self._real_out)
+            _raise_for(rc, "get_or_create")
+        return _STATUS[rc], self._real_out[0]
 
     def put(self, entry: Entry, *, now: int, journal: bool = True) -> Status:
         """Write an entry's whole state (a rebinding, or an entry learned from the peer)."""
