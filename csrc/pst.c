@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aeshash.h"
 #include "mem.h"
 #include "siphash.h"
 
@@ -30,9 +31,9 @@ enum {
     RECLAIM_BUDGET = 1024,  /* entries an insert into a full table scans for expired ones */
     EVICT_WINDOW = 64,      /* candidates compared per eviction window */
     EVICT_MAX_SCAN = 4096,  /* entries one eviction may scan for a non-persistent victim */
-    PIPE_A = 12,            /* keys between hashing and reading the index line */
+    PIPE_A = 24,            /* keys between hashing and reading the index line */
     PIPE_B = 12,            /* keys between reading the index and resolving the entry */
-    RING = 32,              /* >= PIPE_A + PIPE_B + 1, a power of two */
+    RING = 64,              /* >= PIPE_A + PIPE_B + 1, a power of two */
     F_MASK_IN = PST_F_PERSIST | PST_F_USER
 };
 
@@ -51,7 +52,10 @@ typedef struct {
 _Static_assert(sizeof(hdr_t) == HDR, "entry header must stay 20 bytes");
 
 struct pst_table {
-    uint32_t kind, policy;
+#if PST_HAVE_AES
+    aes_keys aes;           /* first: calloc's 16-byte alignment suits the vector keys */
+#endif
+    uint32_t kind, policy, hash;
     uint32_t kw, kmin;      /* key width and minimum key length */
     uint32_t esz;           /* entry stride */
     uint32_t ibits;         /* index slot bits holding entry number + 1 */
@@ -140,8 +144,8 @@ HOT uint64_t key_word(const uint8_t *key, uint32_t len, uint32_t off)
 
 /* SipHash-1-3 of the key zero padded to whole words, then a block holding vsvc and the key
  * length.  A 4-byte key shares that block: the 7-byte message key, vsvc, len. */
-HOT uint64_t hash_kw(const pst_table *t, uint16_t vsvc, const uint8_t *key, uint32_t len,
-                     uint32_t kw)
+HOT uint64_t hash_sip(const pst_table *t, uint16_t vsvc, const uint8_t *key, uint32_t len,
+                      uint32_t kw)
 {
     sip_state s = sip_init(t->seed);
     uint64_t meta = (uint64_t)vsvc | (uint64_t)len << 16;
@@ -155,9 +159,39 @@ HOT uint64_t hash_kw(const pst_table *t, uint16_t vsvc, const uint8_t *key, uint
     return sip_finish(&s, meta | (uint64_t)(((kw + 7) & ~7u) + 3) << 56);
 }
 
+/* The AES hash (aeshash.h) of the zero-padded key, vsvc and the key length. */
+HOT uint64_t hash_aes(const pst_table *t, uint16_t vsvc, const uint8_t *key, uint32_t len,
+                      uint32_t kw)
+{
+#if PST_HAVE_AES
+    __m128i acc = _mm_setzero_si128();
+    for (uint32_t off = 0; off < kw; off += 16) {
+        uint64_t lo, hi = off + 8 < kw ? key_word(key, len, off + 8) : 0;
+        if (kw == 4) {
+            uint32_t ip;
+            memcpy(&ip, key, 4);
+            lo = ip;
+        } else {
+            lo = key_word(key, len, off);
+        }
+        acc = _mm_xor_si128(acc, aes_block(&t->aes, lo, hi, off / 16));
+    }
+    return aes_finish(&t->aes, acc, (uint64_t)vsvc | (uint64_t)len << 16 | (uint64_t)kw << 32);
+#else
+    return hash_sip(t, vsvc, key, len, kw);
+#endif
+}
+
+/* Hot callers pass aes as a constant; the rest ask the table. */
+HOT uint64_t hash_kw(const pst_table *t, uint16_t vsvc, const uint8_t *key, uint32_t len,
+                     uint32_t kw, const int aes)
+{
+    return aes ? hash_aes(t, vsvc, key, len, kw) : hash_sip(t, vsvc, key, len, kw);
+}
+
 static uint64_t hash_key(const pst_table *t, uint16_t vsvc, const uint8_t *key, uint32_t len)
 {
-    return hash_kw(t, vsvc, key, len, t->kw);
+    return hash_kw(t, vsvc, key, len, t->kw, t->hash == PST_HASH_AES);
 }
 
 static inline uint64_t hash_entry(const pst_table *t, hdr_t *e)
@@ -379,12 +413,38 @@ static void set_persist(pst_table *t, hdr_t *e, uint8_t flags)
 
 /* ---- lifecycle ------------------------------------------------------------------------- */
 
+int pst_aes_available(void)
+{
+#if PST_HAVE_AES
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("aes") != 0;
+#else
+    return 0;
+#endif
+}
+
+/* The AES round keys: SipHash of a counter under the seed, so one seed decides every hash. */
+static void aes_keys_derive(pst_table *t)
+{
+#if PST_HAVE_AES
+    uint64_t w[2 * (AES_MAX_BLOCKS + 4)];
+    for (uint64_t i = 0; i < (uint64_t)(sizeof w / sizeof w[0]); i++) {
+        sip_state s = sip_init(t->seed);
+        w[i] = sip_finish(&s, i | 8ULL << 56);
+    }
+    memcpy(&t->aes, w, sizeof t->aes);
+#else
+    (void)t;
+#endif
+}
+
 int pst_new(const pst_params *p, pst_table **out)
 {
     if (p == NULL || out == NULL)
         return PST_EINVAL;
     *out = NULL;
-    if (!kind_ok(p->kind) || p->policy > PST_EVICT_LRU || !pow2(p->capacity) ||
+    if (!kind_ok(p->kind) || p->policy > PST_EVICT_LRU || p->hash > PST_HASH_AES ||
+        (p->hash == PST_HASH_AES && !pst_aes_available()) || !pow2(p->capacity) ||
         p->capacity > PST_CAPACITY_MAX || (p->journal && (!pow2(p->journal) ||
                                                            p->journal > PST_CAPACITY_MAX)))
         return PST_EINVAL;
@@ -404,6 +464,9 @@ int pst_new(const pst_params *p, pst_table **out)
     t->tag_mask = (uint32_t)(((uint64_t)1 << (32 - t->ibits)) - 1);
     t->seed[0] = p->seed[0];
     t->seed[1] = p->seed[1];
+    t->hash = p->hash == PST_HASH_AUTO
+                  ? (pst_aes_available() ? PST_HASH_AES : PST_HASH_SIPHASH) : p->hash;
+    aes_keys_derive(t);
     t->jcap = p->journal;
     t->jmask = p->journal ? p->journal - 1 : 0;
     t->jsz = (12 + t->kw + 7) & ~7u;
@@ -583,14 +646,14 @@ enum { LOOKUP, GET_OR_CREATE };
 
 HOT int64_t batch(pst_table *t, const pst_keys *k, const pst_vals *v, uint32_t now,
                   uint16_t *out_real, int8_t *out_status, const uint32_t kw, const int fixed,
-                  const int mode)
+                  const int mode, const int aes)
 {
     uint64_t ring[RING], done = 0;
     const size_t n = k->n;
     for (size_t i = 0; i < n + PIPE_A + PIPE_B; i++) {
         if (i < n) {
             uint32_t len = fixed || !k->lens ? kw : k->lens[i];
-            uint64_t h = hash_kw(t, k->vsvc ? k->vsvc[i] : k->vsvc0, k->keys + i * kw, len, kw);
+            uint64_t h = hash_kw(t, k->vsvc ? k->vsvc[i] : k->vsvc0, k->keys + i * kw, len, kw, aes);
             ring[i & (RING - 1)] = h;
             PREFETCH(&t->index[h & t->imask]);
         }
@@ -632,13 +695,16 @@ HOT int64_t batch(pst_table *t, const pst_keys *k, const pst_vals *v, uint32_t n
     return (int64_t)done;
 }
 
-/* One instance per key kind, with the width a constant. */
+/* One instance per key kind, hash and mode, with all three constants. */
 #define KIND_BATCH(name, kw, fixed)                                                          \
     static int64_t batch_##name(pst_table *t, const pst_keys *k, const pst_vals *v,           \
                                 uint32_t now, uint16_t *r, int8_t *s)                         \
     {                                                                                         \
-        return v ? batch(t, k, v, now, r, s, kw, fixed, GET_OR_CREATE)                        \
-                 : batch(t, k, v, now, r, s, kw, fixed, LOOKUP);                              \
+        if (t->hash == PST_HASH_AES)                                                          \
+            return v ? batch(t, k, v, now, r, s, kw, fixed, GET_OR_CREATE, 1)                 \
+                     : batch(t, k, v, now, r, s, kw, fixed, LOOKUP, 1);                       \
+        return v ? batch(t, k, v, now, r, s, kw, fixed, GET_OR_CREATE, 0)                     \
+                 : batch(t, k, v, now, r, s, kw, fixed, LOOKUP, 0);                           \
     }
 KIND_BATCH(ipv4, 4, 1)
 KIND_BATCH(ipv6, 16, 1)
@@ -829,6 +895,7 @@ void pst_get_stats(const pst_table *t, pst_stats *s, int probes)
     s->journal_oldest = journal_oldest(t);
     s->journal_capacity = t->jcap;
     s->memory_bytes = t->index_bytes + t->ents_bytes + t->jbytes;
+    s->hash = t->hash;
     if (!probes || t->count == 0)
         return;
     uint64_t total = 0;

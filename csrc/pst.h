@@ -31,6 +31,12 @@ enum pst_policy {
     PST_EVICT_LRU = 1   /* full table: evict the least recently used non-persistent entry */
 };
 
+enum pst_hash {
+    PST_HASH_AUTO = 0,      /* AES when the CPU has AES-NI, else SipHash */
+    PST_HASH_SIPHASH = 1,   /* SipHash-1-3: portable */
+    PST_HASH_AES = 2        /* AES-NI rounds under per-table keys (x86-64) */
+};
+
 /* Errors are all below -1, so they never collide with a status or a -1 "miss". */
 enum pst_err {
     PST_OK = 0,
@@ -70,9 +76,11 @@ enum pst_limits {
 typedef struct {
     uint32_t kind;          /* enum pst_kind */
     uint32_t policy;        /* enum pst_policy */
+    uint32_t hash;          /* enum pst_hash */
+    uint32_t reserved;
     uint64_t capacity;      /* maximum entries, a power of two in 1..PST_CAPACITY_MAX */
     uint64_t journal;       /* journal records kept, a power of two, or 0: no journal */
-    uint64_t seed[2];       /* SipHash key; the caller draws it at random per table */
+    uint64_t seed[2];       /* hash key; the caller draws it at random per table */
 } pst_params;
 
 /* One entry as the table reports it (and as pst_put takes it). */
@@ -136,9 +144,11 @@ typedef struct {
     uint64_t journal_capacity;
     uint64_t memory_bytes;      /* bytes mapped for the index, entries and journal */
     uint64_t probe_max;         /* longest probe distance in the index (with probes) */
+    uint64_t hash;              /* enum pst_hash in use (never AUTO) */
     double probe_mean;          /* mean probe length of present keys, 1 = home slot */
 } pst_stats;
 
+int pst_aes_available(void);
 size_t pst_key_width(uint32_t kind);
 size_t pst_key_min(uint32_t kind);
 int pst_new(const pst_params *params, pst_table **out);

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define SIP_INLINE static inline __attribute__((always_inline))
+#define SIP_INLINE static inline __attribute__((always_inline, unused))
 #define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
 typedef struct {

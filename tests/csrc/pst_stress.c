@@ -47,6 +47,7 @@ static void run_kind(uint32_t kind, int steps)
 {
     size_t w = pst_key_width(kind);
     pst_params p = {.kind = kind, .policy = (uint32_t)(rnd() % 2), .capacity = 16,
+                    .hash = pst_aes_available() ? (uint32_t)(1 + rnd() % 2) : PST_HASH_SIPHASH,
                     .journal = (rnd() % 2) ? 8 : 0, .seed = {rnd(), rnd()}};
     pst_table *t;
     CHECK(pst_new(&p, &t) == PST_OK, "pst_new kind %u", kind);

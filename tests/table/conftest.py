@@ -1,8 +1,12 @@
+import functools
+
 import pytest
 
 from weboslb.table import CTable, RefTable
 
-IMPLEMENTATIONS = {"c": CTable, "ref": RefTable}
+# the C table with its default hash (AES-NI where the CPU has it) and with the portable one
+IMPLEMENTATIONS = {"c": CTable, "c-siphash": functools.partial(CTable, hash="siphash"),
+                   "ref": RefTable}
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))

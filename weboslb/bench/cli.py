@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
     bench = sub.add_parser("bench", help="measure persistence-table throughput and memory",
                            description="Benchmarks, run side by side with their baselines.")
     bench.set_defaults(run=run_lookup, entries=None, key=None, json=False, quick=False,
-                       batch=4096, repeat=3, queries=None)
+                       batch=4096, repeat=3, queries=None, hash="auto")
     bench.add_argument("--quick", action="store_true", help="a few-second lookup run")
     subs = bench.add_subparsers(dest="bench_command", metavar="BENCH")
     p = subs.add_parser("lookup", help="lookup and insert throughput, C vs Python vs dict",
@@ -51,6 +51,8 @@ def add_parser(sub) -> None:
     p.add_argument("--quick", action="store_true", help="small sizes and fewer queries")
     p.add_argument("--batch", type=int, default=4096, help="keys per C call (default 4096)")
     p.add_argument("--repeat", type=int, default=3, help="runs per figure; median (default 3)")
+    p.add_argument("--hash", choices=["auto", "siphash", "aes"], default="auto",
+                   help="the C table's keyed hash (default auto: AES-NI if the CPU has it)")
     p.add_argument("--queries", type=entries_arg,
                    help="lookups per run (default 1M; --quick: 64K)")
     p.set_defaults(run=run_lookup)
@@ -70,14 +72,18 @@ def run_lookup(args) -> int:
         if show:
             print(f"\r\033[Kbench: {msg}", end="", file=sys.stderr, flush=True)
 
+    if args.hash == "aes" and not aes_available():
+        raise UsageError("--hash aes needs a CPU with AES-NI and an x86-64 build")
+    hash_fn = args.hash if args.hash != "auto" else ("aes" if aes_available() else "siphash")
     records = lookup.run(kinds, sizes, queries=queries, batch=args.batch, repeat=args.repeat,
-                         progress=progress)
+                         hash_fn=hash_fn, progress=progress)
     if show:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps([r.as_json() for r in records], indent=1))
     else:
-        print(render(records, batch=args.batch, queries=queries, repeat=args.repeat))
+        print(render(records, batch=args.batch, queries=queries, repeat=args.repeat,
+                     hash_fn=hash_fn))
     return 0
 
 
@@ -88,9 +94,16 @@ def _si(x: float) -> str:
     return f"{x:.0f}"
 
 
-def render(records: list[lookup.Record], *, batch: int, queries: int, repeat: int) -> str:
+def aes_available() -> bool:
+    from weboslb._native import lib
+
+    return bool(lib.pst_aes_available())
+
+
+def render(records: list[lookup.Record], *, batch: int, queries: int, repeat: int,
+           hash_fn: str) -> str:
     lines = [f"weboslb bench lookup: batches of {batch}, {queries:,} random-hit lookups, "
-             f"median of {repeat}",
+             f"median of {repeat}, C table hash {hash_fn}",
              f"{'key':<7}{'entries':>11}  {'table':<10}{'op':<7}{'ops/s':>10}{'ns/op':>9}"
              f"{'x dict':>8}{'B/entry':>9}"]
     for r in records:

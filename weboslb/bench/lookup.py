@@ -47,8 +47,8 @@ def capacity_for(n: int) -> int:
 class _Case:
     """One (key kind, size): builds each structure, times it, records the figures."""
 
-    def __init__(self, wl: Workload, batch: int, repeat: int) -> None:
-        self.wl, self.batch, self.repeat = wl, batch, repeat
+    def __init__(self, wl: Workload, batch: int, repeat: int, hash_fn: str) -> None:
+        self.wl, self.batch, self.repeat, self.hash_fn = wl, batch, repeat, hash_fn
         self.records: list[Record] = []
 
     def _add(self, table: str, op: str, count: int, samples: list[int],
@@ -83,7 +83,7 @@ class _Case:
         wl, cap = self.wl, capacity_for(self.wl.n)
         inserts = wl.batches(wl.keys, wl.n, self.batch)
         table, samples = self._build(
-            lambda: CTable(wl.kind, cap),
+            lambda: CTable(wl.kind, cap, hash=self.hash_fn),
             lambda t: [t.get_or_create_many(b, reals=REAL, now=NOW, timeout=TIMEOUT)
                        for b in inserts],
             self.repeat)
@@ -101,7 +101,7 @@ class _Case:
         table.close()
         keys = wl.key_objects(wl.keys, wl.n)
         table, samples = self._build(
-            lambda: CTable(wl.kind, cap),
+            lambda: CTable(wl.kind, cap, hash=self.hash_fn),
             lambda t: [t.get_or_create(k, real=REAL, now=NOW, timeout=TIMEOUT) for k in keys],
             self.repeat)
         self._add("c-per-key", "insert", wl.n, samples, mem)
@@ -170,12 +170,13 @@ class _Case:
 
 
 def run(kinds: list[KeyKind], sizes: list[int], *, queries: int, batch: int, repeat: int,
-        progress: Callable[[str], None] = lambda msg: None) -> list[Record]:
+        hash_fn: str = "auto", progress: Callable[[str], None] = lambda msg: None
+        ) -> list[Record]:
     records: list[Record] = []
     steps = [(k, n) for k in kinds for n in sizes]
     for i, (kind, n) in enumerate(steps, 1):
         progress(f"[{i}/{len(steps)}] {kind.label} {n:,} entries: building keys")
-        case = _Case(make_workload(kind, n, queries), batch, repeat)
+        case = _Case(make_workload(kind, n, queries), batch, repeat, hash_fn)
         for label, step in (("C table", case.c_table), ("reference table", case.ref_table),
                             ("dict", case.plain_dict)):
             progress(f"[{i}/{len(steps)}] {kind.label} {n:,} entries: {label}")

@@ -9,6 +9,7 @@ from weboslb.table.contract import (
     FLAG_USER,
     NO_REAL,
     Entry,
+    HashFn,
     JournalGap,
     KeyKind,
     Op,
@@ -23,7 +24,7 @@ from weboslb.table.reftable import RefTable
 PersistTable = CTable
 
 __all__ = [
-    "CTable", "Entry", "FLAG_PENDING", "FLAG_PERSIST", "FLAG_USER", "JournalGap", "KeyBatch",
+    "CTable", "Entry", "FLAG_PENDING", "FLAG_PERSIST", "FLAG_USER", "HashFn", "JournalGap", "KeyBatch",
     "KeyKind", "NO_REAL", "Op", "PersistTable", "Policy", "RefTable", "Status", "TableStats",
     "Update",
 ]

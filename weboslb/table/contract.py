@@ -71,6 +71,31 @@ class Policy(enum.Enum):
         raise ValueError(f"unknown full-table policy {value!r}; expected refuse or evict-lru")
 
 
+class HashFn(enum.Enum):
+    """The table's keyed hash: AES-NI rounds where the CPU has them, else SipHash-1-3."""
+
+    AUTO = ("auto", 0)
+    SIPHASH = ("siphash", 1)
+    AES = ("aes", 2)
+
+    def __init__(self, label: str, cid: int) -> None:
+        self.label = label
+        self.cid = cid
+
+    @classmethod
+    def parse(cls, value: HashFn | str) -> HashFn:
+        if isinstance(value, cls):
+            return value
+        for h in cls:
+            if h.label == value:
+                return h
+        raise ValueError(f"unknown hash {value!r}; expected auto, siphash or aes")
+
+    @classmethod
+    def of(cls, cid: int) -> HashFn:
+        return next(h for h in cls if h.cid == cid)
+
+
 class Status(enum.IntEnum):
     FOUND = 0  # existing entry, touched
     CREATED = 1
@@ -155,6 +180,7 @@ class TableStats:
     index_slots: int | None = None
     probe_mean: float | None = None  # mean probe length of present keys, 1.0 = home slot
     probe_max: int | None = None
+    hash: str | None = None  # the keyed hash in use: "aes" or "siphash" (C table only)
 
     @property
     def load(self) -> float:

@@ -20,6 +20,7 @@ from weboslb.table.contract import (
     U16_MAX,
     U32_MAX,
     Entry,
+    HashFn,
     JournalGap,
     KeyKind,
     Op,
@@ -75,8 +76,12 @@ class CTable:
         policy: Policy | str = Policy.REFUSE,
         journal: int | None = None,
         seed: bytes | None = None,
+        hash: HashFn | str = HashFn.AUTO,
     ) -> None:
         self.kind = KeyKind.parse(kind)
+        hash_fn = HashFn.parse(hash)
+        if hash_fn is HashFn.AES and not lib.pst_aes_available():
+            raise ValueError("hash 'aes' needs a CPU with AES-NI and an x86-64 build")
         self.capacity = check_capacity(capacity)
         self.policy = Policy.parse(policy)
         self.journal_capacity = check_journal(
@@ -92,6 +97,7 @@ class CTable:
             {
                 "kind": self.kind.cid,
                 "policy": self.policy.cid,
+                "hash": hash_fn.cid,
                 "capacity": self.capacity,
                 "journal": self.journal_capacity,
                 "seed": [int.from_bytes(self.seed[:8], "little"),
@@ -101,6 +107,7 @@ class CTable:
         out = ffi.new("pst_table **")
         _raise_for(lib.pst_new(params, out), "pst_new")
         self._t = ffi.gc(out[0], lib.pst_free)
+        self.hash_fn = HashFn.parse(self.stats(probes=False).hash)
         self._key = ffi.new("pst_keys *")
         self._vals = ffi.new("pst_vals *")
         self._one = ffi.new("pst_entry *")
@@ -285,7 +292,7 @@ class CTable:
             journal_oldest=s.journal_oldest, journal_capacity=s.journal_capacity,
             memory_bytes=s.memory_bytes, index_slots=s.index_slots,
             probe_mean=s.probe_mean if probes else None,
-            probe_max=s.probe_max if probes else None,
+            probe_max=s.probe_max if probes else None, hash=HashFn.of(s.hash).label,
         )
 
     def hash(self, key: bytes, *, vsvc: int = 0) -> int:
