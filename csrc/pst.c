@@ -557,6 +557,18 @@ static void entry_view(const pst_table *t, hdr_t *e, pst_entry *out)
     memcpy(out->key, ekey(e), t->kw);
 }
 
+/* The live entry for (vsvc, key), counted as a lookup; NULL if absent or expired. */
+static hdr_t *lookup_one(pst_table *t, uint16_t vsvc, const uint8_t *key, uint32_t len,
+                         uint32_t now)
+{
+    uint64_t idx;
+    t->lookups++;
+    if (find(t, hash_key(t, vsvc, key, len), vsvc, key, len, &idx) < 0 || !alive(ent(t, idx), now))
+        return NULL;
+    t->hits++;
+    return ent(t, idx);
+}
+
 int pst_get(pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len, uint32_t now,
             pst_entry *out)
 {
@@ -564,13 +576,10 @@ int pst_get(pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len, uint32_
         return PST_EINVAL;
     if (check_len(t, len) != PST_OK)
         return PST_EKEYLEN;
-    uint64_t idx;
-    t->lookups++;
-    if (find(t, hash_key(t, vsvc, key, (uint32_t)len), vsvc, key, (uint32_t)len, &idx) < 0 ||
-        !alive(ent(t, idx), now))
+    hdr_t *e = lookup_one(t, vsvc, key, (uint32_t)len, now);
+    if (e == NULL)
         return 0;
-    t->hits++;
-    entry_view(t, ent(t, idx), out);
+    entry_view(t, e, out);
     return 1;
 }
 
@@ -580,13 +589,8 @@ int32_t pst_lookup1(pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len,
         return PST_EINVAL;
     if (check_len(t, len) != PST_OK)
         return PST_EKEYLEN;
-    uint64_t idx;
-    t->lookups++;
-    if (find(t, hash_key(t, vsvc, key, (uint32_t)len), vsvc, key, (uint32_t)len, &idx) < 0 ||
-        !alive(ent(t, idx), now))
-        return -1;
-    t->hits++;
-    return ent(t, idx)->real;
+    hdr_t *e = lookup_one(t, vsvc, key, (uint32_t)len, now);
+    return e ? e->real : -1;
 }
 
 /* ---- insert-or-touch ------------------------------------------------------------------- */

@@ -19,6 +19,17 @@ FLAG_USER = 0xF0  # four bits the engine may use freely
 DEFAULT_EXPIRE_WORK = 1024
 
 
+def parse_label(cls, value, noun: str):
+    """The member of enum cls whose label is value (members pass through)."""
+    if isinstance(value, cls):
+        return value
+    for member in cls:
+        if member.label == value:
+            return member
+    raise ValueError(f"unknown {noun} {value!r}; expected one of "
+                     + ", ".join(m.label for m in cls))
+
+
 class KeyKind(enum.Enum):
     """Key kinds with their C id, fixed record width and shortest valid key."""
 
@@ -42,13 +53,7 @@ class KeyKind(enum.Enum):
 
     @classmethod
     def parse(cls, value: KeyKind | str) -> KeyKind:
-        if isinstance(value, cls):
-            return value
-        for kind in cls:
-            if kind.label == value:
-                return kind
-        names = ", ".join(k.label for k in cls)
-        raise ValueError(f"unknown key kind {value!r}; expected one of {names}")
+        return parse_label(cls, value, "key kind")
 
 
 class Policy(enum.Enum):
@@ -63,12 +68,7 @@ class Policy(enum.Enum):
 
     @classmethod
     def parse(cls, value: Policy | str) -> Policy:
-        if isinstance(value, cls):
-            return value
-        for policy in cls:
-            if policy.label == value:
-                return policy
-        raise ValueError(f"unknown full-table policy {value!r}; expected refuse or evict-lru")
+        return parse_label(cls, value, "full-table policy")
 
 
 class HashFn(enum.Enum):
@@ -84,16 +84,7 @@ class HashFn(enum.Enum):
 
     @classmethod
     def parse(cls, value: HashFn | str) -> HashFn:
-        if isinstance(value, cls):
-            return value
-        for h in cls:
-            if h.label == value:
-                return h
-        raise ValueError(f"unknown hash {value!r}; expected auto, siphash or aes")
-
-    @classmethod
-    def of(cls, cid: int) -> HashFn:
-        return next(h for h in cls if h.cid == cid)
+        return parse_label(cls, value, "hash")
 
 
 class Status(enum.IntEnum):

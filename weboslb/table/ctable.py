@@ -40,6 +40,7 @@ from weboslb.table.contract import (
 
 _ITER_CHUNK = 1024
 _STATUS = {s.value: s for s in Status}
+_HASH_LABEL = {h.cid: h.label for h in HashFn}
 
 
 def _raise_for(rc: int, what: str) -> int:
@@ -292,7 +293,7 @@ class CTable:
             journal_oldest=s.journal_oldest, journal_capacity=s.journal_capacity,
             memory_bytes=s.memory_bytes, index_slots=s.index_slots,
             probe_mean=s.probe_mean if probes else None,
-            probe_max=s.probe_max if probes else None, hash=HashFn.of(s.hash).label,
+            probe_max=s.probe_max if probes else None, hash=_HASH_LABEL[s.hash],
         )
 
     def hash(self, key: bytes, *, vsvc: int = 0) -> int:
