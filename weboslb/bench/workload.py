@@ -35,6 +35,11 @@ class Workload:
         return out
 
 
+def _random_bytes(rng: random.Random, n: int, chunk: int = 1 << 24) -> bytes:
+    """n random bytes (randbytes takes at most 2**31 bits a call)."""
+    return b"".join(rng.randbytes(min(chunk, n - i)) for i in range(0, n, chunk))
+
+
 def make_workload(kind: KeyKind, n: int, n_queries: int, seed: int = 1) -> Workload:
     rng = random.Random(seed)
     if kind is KeyKind.IPV4:
@@ -43,12 +48,12 @@ def make_workload(kind: KeyKind, n: int, n_queries: int, seed: int = 1) -> Workl
         key_len = 4
     elif kind is KeyKind.COOKIE:
         # JSESSIONID-like values: 32 hex characters
-        hexes = rng.randbytes(16 * n).hex().encode()
+        hexes = _random_bytes(rng, 16 * n).hex().encode()
         pad = b"\0" * (kind.width - 32)
         keys = b"".join(hexes[i * 32 : i * 32 + 32] + pad for i in range(n))
         key_len = 32
     else:
-        keys = rng.randbytes(kind.width * n)  # random 32-byte session IDs, IPv6 addresses
+        keys = _random_bytes(rng, kind.width * n)  # random 32-byte session IDs, IPv6 addresses
         key_len = kind.width
     w = kind.width
     queries = b"".join(keys[j * w : j * w + w] for j in (rng.randrange(n) for _ in range(n_queries)))
