@@ -6,8 +6,8 @@ Python packages.
 from setuptools import setup
 
 setup(
-    packages=["weboslb", "weboslb.table", "weboslb.bench"],
-    package_data={"weboslb": ["py.typed"]},
+    packages=["weboslb", "weboslb.table", "weboslb.bench", "weboslb.config"],
+    package_data={"weboslb": ["py.typed"], "weboslb.config": ["default.yaml"]},
     cffi_modules=["weboslb/_native_build.py:ffibuilder"],
     zip_safe=False,
 )

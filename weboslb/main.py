@@ -13,6 +13,7 @@ class UsageError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     from weboslb.bench import cli as bench_cli
+    from weboslb.config import cli as config_cli
 
     parser = argparse.ArgumentParser(
         prog="weboslb",
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"weboslb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     bench_cli.add_parser(sub)
+    config_cli.add_parser(sub)
     return parser
 
 
@@ -35,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"weboslb {args.command}: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"weboslb {args.command}: out of memory", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"weboslb {args.command}: interrupted", file=sys.stderr)
         return 130
