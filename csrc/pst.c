@@ -524,9 +524,8 @@ static int check_keys(const pst_table *t, const pst_keys *k)
     return PST_OK;
 }
 
-static int check_vals(const pst_table *t, const pst_keys *k, const pst_vals *v)
+static int check_vals(const pst_keys *k, const pst_vals *v)
 {
-    (void)t;
     if (v == NULL || (v->flags & ~F_MASK_IN))
         return PST_EINVAL;
     if (v->real == NULL)
@@ -537,9 +536,6 @@ static int check_vals(const pst_table *t, const pst_keys *k, const pst_vals *v)
     return PST_OK;
 }
 
-#define KEY_AT(k, i, kw) ((k)->keys + (i) * (kw))
-#define LEN_AT(k, i, kw) ((k)->lens ? (uint32_t)(k)->lens[i] : (uint32_t)(kw))
-#define VSVC_AT(k, i) ((k)->vsvc ? (k)->vsvc[i] : (k)->vsvc0)
 
 /* ---- lookups --------------------------------------------------------------------------- */
 
@@ -606,7 +602,7 @@ static int touch(pst_table *t, hdr_t *e, uint32_t now, uint32_t timeout)
 }
 
 HOT int get_or_create(pst_table *t, uint64_t h, uint16_t vsvc, const uint8_t *key, uint32_t len,
-                      uint32_t kw, uint16_t real, uint8_t sp, uint32_t timeout, uint8_t flags,
+                      uint16_t real, uint8_t sp, uint32_t timeout, uint8_t flags,
                       uint32_t now, uint16_t *out_real)
 {
     uint64_t idx;
@@ -620,7 +616,6 @@ HOT int get_or_create(pst_table *t, uint64_t h, uint16_t vsvc, const uint8_t *ke
         entry_remove(t, idx, PST_OP_EXPIRE);
         t->expirations++;
     }
-    (void)kw;
     int64_t n = entry_alloc(t, now);
     if (n < 0) {
         *out_real = PST_NO_REAL;
@@ -688,7 +683,7 @@ HOT int64_t batch(pst_table *t, const pst_keys *k, const pst_vals *v, uint32_t n
             }
             out_real[j] = real;
         } else {
-            int st = get_or_create(t, h, vsvc, key, len, kw, v->real ? v->real[j] : v->real0,
+            int st = get_or_create(t, h, vsvc, key, len, v->real ? v->real[j] : v->real0,
                                    v->sp ? v->sp[j] : v->sp0,
                                    v->timeout ? v->timeout[j] : v->timeout0, v->flags, now,
                                    &out_real[j]);
@@ -744,7 +739,7 @@ int64_t pst_get_or_create_many(pst_table *t, const pst_keys *k, const pst_vals *
 {
     int rc = check_keys(t, k);
     if (rc == PST_OK)
-        rc = check_vals(t, k, v);
+        rc = check_vals(k, v);
     if (rc != PST_OK)
         return rc;
     if (k->n && (out_real == NULL || out_status == NULL))
@@ -761,7 +756,7 @@ int pst_get_or_create1(pst_table *t, uint16_t vsvc, const uint8_t *key, size_t l
     if (check_len(t, len) != PST_OK)
         return PST_EKEYLEN;
     return get_or_create(t, hash_key(t, vsvc, key, (uint32_t)len), vsvc, key, (uint32_t)len,
-                         t->kw, real, sp, timeout, flags, now, out_real);
+                         real, sp, timeout, flags, now, out_real);
 }
 
 /* Write an entry's whole state: a rebinding, or an entry learned from the peer (journal = 0:
