@@ -1,0 +1,1 @@
+"""The switch engine: the sans-IO core that decides, for each frame, what the switch does."""

@@ -1,0 +1,90 @@
+"""The switch's persistence bindings: one C table per key kind, created when a service first
+needs it, and the ``c:#`` count of live sessions using each binding.
+
+Every entry here is persistent (flagged for the mirror): Web OS keeps in its table exactly the
+bindings stateful failover mirrors — client IP, passive cookie, SSL session ID, FTP data
+expectation (ref §5.3).  Insert and rewrite cookies and URL hashing keep nothing.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from weboslb.table import PersistTable
+from weboslb.table.contract import Entry, KeyKind, Policy, Status
+
+DEFAULT_CAPACITY = 1 << 16  # entries per key kind; Web OS VMA tables hold 256K..512K sessions
+EXPIRE_WORK = 4096  # entries one sweep looks at, per table: bounded work per tick
+
+# the kinds by the report's pbind names
+KIND_OF = {"clientip4": KeyKind.IPV4, "clientip6": KeyKind.IPV6, "sslid": KeyKind.SSLID,
+           "cookie": KeyKind.COOKIE, "ftp4": KeyKind.FTP, "ftp6": KeyKind.FTP6}
+
+
+class Persistence:
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, *, seed: bytes | None = None) -> None:
+        self.capacity = capacity
+        self.seed = seed
+        self.tables: dict[KeyKind, PersistTable] = {}
+        self.users: Counter[tuple[KeyKind, int, bytes]] = Counter()
+        self.alloc_failures = 0
+
+    def table(self, kind: KeyKind) -> PersistTable:
+        t = self.tables.get(kind)
+        if t is None:
+            t = self.tables[kind] = PersistTable(kind, self.capacity, policy=Policy.REFUSE,
+                                                 seed=self.seed)
+        return t
+
+    def lookup(self, kind: KeyKind, vsvc: int, key: bytes, now: float) -> Entry | None:
+        t = self.tables.get(kind)
+        return t.lookup(key, vsvc=vsvc, now=int(now)) if t is not None else None
+
+    def touch(self, kind: KeyKind, vsvc: int, key: bytes, now: float, e: Entry) -> None:
+        self.table(kind).get_or_create(key, vsvc=vsvc, real=e.real, now=int(now),
+                                       timeout=e.timeout, sp=e.sp)
+
+    def bind(self, kind: KeyKind, vsvc: int, key: bytes, *, real: int, now: float,
+             timeout: int, sp: int) -> bool:
+        """Bind key to real (a new binding, or a rebinding when its real went away); False
+        when the table is full (an allocation failure, counted)."""
+        t = self.table(kind)
+        n = int(now)
+        status = t.put(Entry(key=key, vsvc=vsvc, real=real, sp=sp, flags=1, created=n,
+                             last_used=n, timeout=timeout), now=n)
+        if status is Status.FULL:
+            self.alloc_failures += 1
+            return False
+        return True
+
+    def forget(self, kind: KeyKind, vsvc: int, key: bytes) -> None:
+        t = self.tables.get(kind)
+        if t is not None:
+            t.delete(key, vsvc=vsvc)
+
+    def expire(self, now: float, max_work: int = EXPIRE_WORK) -> int:
+        return sum(t.expire(int(now), max_work) for t in self.tables.values())
+
+    def clear(self) -> None:
+        for t in self.tables.values():
+            t.clear()
+        self.users.clear()
+
+    def use(self, kind: KeyKind, vsvc: int, key: bytes, delta: int) -> None:
+        k = (kind, vsvc, key)
+        self.users[k] += delta
+        if self.users[k] <= 0:
+            del self.users[k]
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self.tables.values())
+
+    def entries(self) -> Iterator[tuple[KeyKind, Entry]]:
+        for kind, t in self.tables.items():
+            for e in t.entries():
+                yield kind, e
+
+    def close(self) -> None:
+        for t in self.tables.values():
+            t.close()
+        self.tables.clear()
