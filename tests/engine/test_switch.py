@@ -101,7 +101,7 @@ def test_no_available_real_resets_the_client():
     f = Flow("198.51.100.1", 40000, VIP, 80)
     act = sw.process(f.syn(), 1.0)
     assert (act.verdict, act.why) == (Verdict.RESET, Why.NO_REAL)
-    assert sw.counts["no available real server"] == 1
+    assert sw.maint.no_available_real == 1 and sw.layer7.client_resets == 1
     assert len(sw.sessions) == 0
 
 

@@ -37,6 +37,7 @@ class Session:
     timeout: float  # seconds of idleness before the slow sweep removes it
     state: TcpState = TcpState.HALF_OPEN
     real: Id | None = None
+    virt: Id | None = None
     rip: bytes = b""
     rport: int = 0
     pport: int = 0  # the client port as the real sees it (DAM- or proxy-translated)

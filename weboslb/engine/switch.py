@@ -22,6 +22,7 @@ from weboslb.engine.farm import Farm
 from weboslb.engine.persist import DEFAULT_CAPACITY, Persistence
 from weboslb.engine.services import PORT_9_SP, RealView, Services, ServiceView
 from weboslb.engine.session import Session, SessionTable, TcpState
+from weboslb.engine.stats import Layer7Stats, MaintStats, VirtStats
 from weboslb.engine.vma import DamPorts, Matrix
 from weboslb.proto import frame as framing
 from weboslb.proto import ftp, http, rewrite
@@ -60,7 +61,10 @@ class Switch:
         self.events: list[Event] = []
         self.why: Counter[Why] = Counter()
         self.verdicts: Counter[Verdict] = Counter()
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()  # persistence new/hit by pbind, and the like
+        self.maint = MaintStats()
+        self.layer7 = Layer7Stats()
+        self.virts: dict[Id, VirtStats] = {}
         self.farm: Farm | None = None
         self.sessions: SessionTable | None = None
         self.apply(config)
@@ -78,11 +82,14 @@ class Switch:
         self.pmask = int(ipaddress.IPv4Address(adv.pmask))
         self.codebook = Codebook({rid: r.rip for rid, r in self.services.reals.items()})
         if self.farm is None:
-            self.farm = Farm(config.slb)
+            self.farm = Farm(config.slb, self.maint)
         else:
             self.farm.reconfigure(config.slb)
         if self.sessions is None:
             self.sessions = SessionTable(fastage=adv.fastage, slowage=adv.slowage)
+            self.maint.maximum_sessions = self.sessions.limit
+        for vid in config.slb.virt:
+            self.virts.setdefault(vid, VirtStats())
 
     # ---- the packet path ------------------------------------------------------------------
 
@@ -112,6 +119,9 @@ class Switch:
         self.verdicts[act.verdict] += 1
         if act.why is not Why.NONE:
             self.why[act.why] += 1
+            field = _MAINT_FIELD.get(act.why)
+            if field:
+                setattr(self.maint, field, getattr(self.maint, field) + 1)
         return act
 
     # ---- client to VIP --------------------------------------------------------------------
@@ -152,9 +162,11 @@ class Switch:
         if established or conn.proto != TCP:
             s.state = TcpState.ESTABLISHED
         if not self.sessions.add(s):
-            self.counts["allocation failures"] += 1
+            self.maint.allocation_failures += 1
             return None
-        self.counts["total sessions"] += 1
+        self.maint.current_sessions = len(self.sessions)
+        if s.state is TcpState.HALF_OPEN:
+            self.layer7.half_open += 1
         self.events.append(Opened(now, conn, sp))
         return s
 
@@ -187,6 +199,7 @@ class Switch:
         elif s.state is TcpState.HALF_OPEN and f & ACK and (from_client or s.server_initiated):
             if not f & SYN:
                 s.state = TcpState.ESTABLISHED
+                self.layer7.half_open -= 1
         if s.state is TcpState.CLOSED and s.closed_at is None:
             s.closed_at = now
 
@@ -202,8 +215,6 @@ class Switch:
                 if not self._bind(s, svc, now, key_hint=need):
                     return self._refuse(s, pkt, frame, now)
                 return self._to_real(s, pkt, frame, handshake=True)
-        if s.state is TcpState.CLOSED:
-            self.counts["aged delayed binding sessions"] += 1
         return Action(Verdict.LOCAL, client=self._f(frame))
 
     def _reassemble(self, s: Session, pkt: Packet, frame: bytes) -> l7.Need:
@@ -242,8 +253,10 @@ class Switch:
     def _bind(self, s: Session, svc: ServiceView, now: float, key_hint) -> bool:
         """Choose the connection's real: persistence first, then the group metric."""
         req = s.parsed
-        if key_hint is not None and key_hint is not l7.Need.DONE:
-            self.counts["layer7 " + key_hint.value] += 1
+        if key_hint is l7.Need.TOO_LONG:
+            self.layer7.requests_too_long += 1
+        elif key_hint is l7.Need.MALFORMED:
+            self.counts["layer7 unparsed requests"] += 1
         chosen: Id | None = None
         via = "group"
         persist = Persist.NONE
@@ -298,7 +311,6 @@ class Switch:
                     self.counts["persistence new " + svc.pbind_name] += 1
                 else:
                     binding = None
-                    self.counts["allocation failures"] += 1
             elif svc.cookie in ("insert", "rewrite") or svc.urlhash:
                 persist = Persist.NEW  # the switch issues the binding: cookie or hash
         self._attach(s, svc, chosen, now, persist=persist, key_text=key_text,
@@ -329,7 +341,7 @@ class Switch:
     def _attach(self, s: Session, svc: ServiceView, rid: Id, now: float, *, persist: Persist,
                 key_text: str, binding, via: str) -> None:
         real = self.services.reals[rid]
-        s.real, s.rip, s.rport = rid, real.rip, svc.rport
+        s.real, s.rip, s.rport, s.virt = rid, real.rip, svc.rport, svc.virt
         s.timeout = real.tmout
         s.persist, s.key, s.binding = persist, key_text, binding
         s.bound_at = now
@@ -343,6 +355,7 @@ class Switch:
         s.ftp_control = svc.ftp and s.conn.vport == svc.vport and not s.server_initiated
         s.watch = self._watch(svc)
         self.farm.opened(rid, now)
+        self.virts[svc.virt].opened(rid)
         self.events.append(Bound(now, s.conn, svc.virt, rid, real.rip, svc.rport,
                                  s.pbind, key_text, persist, via))
 
@@ -358,8 +371,8 @@ class Switch:
         return 0
 
     def _refuse(self, s: Session, pkt: Packet, frame: bytes, now: float) -> Action:
-        self.counts["no available real server"] += 1
         self.events.append(Refused(now, s.conn, Why.NO_REAL))
+        self.layer7.client_resets += pkt.proto == TCP
         self._close(s, now, "reset", "rst")
         if pkt.proto != TCP:
             return Action(Verdict.DROP, Why.NO_REAL, client=self._f(frame))
@@ -376,11 +389,17 @@ class Switch:
 
     # ---- forwarding -----------------------------------------------------------------------
 
+    def _octets(self, s: Session, n: int) -> None:
+        if n:
+            self.farm.octets(s.real, n, s.last)
+            if s.virt in self.virts:
+                self.virts[s.virt].add_octets(s.real, n)
+
     def _to_real(self, s: Session, pkt: Packet, frame: bytes, *, handshake: bool = False,
                  payload: bytes | None = None) -> Action:
         """A client's packet toward its real; with delayed binding, the switch first opens the
         server leg (SYN) and sends the buffered request."""
-        self.farm.octets(s.real, pkt.payload_len, s.last)
+        self._octets(s, pkt.payload_len)
         if not self.frames:
             return Action(Verdict.TO_REAL, real=s.real)
         src = s.pip or None
@@ -433,7 +452,7 @@ class Switch:
         if s.unbound:
             s.unbound = False
             self.farm.response_time(s.real, max(0.0, now - s.bound_at))
-        self.farm.octets(s.real, pkt.payload_len, now)
+        self._octets(s, pkt.payload_len)
         s.delta_s_before = s.delta_s
         payload = None
         if pkt.payload_len:
@@ -510,8 +529,6 @@ class Switch:
             if s.persist is Persist.NONE:
                 s.persist = Persist.NEW
                 s.key = s.key or text
-        else:
-            self.counts["allocation failures"] += 1
 
     # ---- FTP ------------------------------------------------------------------------------
 
@@ -561,8 +578,6 @@ class Switch:
         if self.persistence.bind(kind, svc.pvsvc, key, real=real.code, now=now,
                                  timeout=svc.ptmout, sp=s.sp):
             self.counts["ftp data expectations"] += 1
-        else:
-            self.counts["allocation failures"] += 1
 
     def _data_real(self, svc: ServiceView, addr: bytes, port: int, now: float):
         kind = KeyKind.FTP if len(addr) == 4 else KeyKind.FTP6
@@ -624,6 +639,7 @@ class Switch:
         fast, slow = self.sessions.due(now)
         if not (fast or slow):
             return
+        self.maint.sample(now)
         for s in self.sessions.stale(now, slow=slow):
             state = s.state.value if s.state is not TcpState.CLOSED else (
                 "reset" if s.reset else "closed")
@@ -633,8 +649,13 @@ class Switch:
 
     def _close(self, s: Session, now: float, state: str, why: str) -> None:
         self.sessions.remove(s)
+        self.maint.current_sessions = len(self.sessions)
+        if s.state is TcpState.HALF_OPEN and s.conn.proto == TCP:
+            self.layer7.half_open -= 1
         if s.real is not None:
             self.farm.closed(s.real, now)
+            if s.virt in self.virts:
+                self.virts[s.virt].closed(s.real)
             if self.dam and s.pport != s.conn.cport:
                 self.dam_ports.release(s.conn.cip, s.pport, s.rip, s.rport)
             if s.binding is not None:
@@ -643,9 +664,8 @@ class Switch:
                 e = self.persistence.lookup(kind, vsvc, key, now)
                 if e is not None:  # the binding lives ptmout past its last connection
                     self.persistence.touch(kind, vsvc, key, now, e)
-        if s.real is None and s.unbound:
-            self.counts["aged delayed binding sessions"] += why == "aged"
-        self.counts["terminated sessions"] += 1
+        elif s.unbound and why == "aged":
+            self.layer7.aged_dbind_sessions += 1
         self.events.append(Closed(now, s.conn, state, why))
 
     def clear_sessions(self, now: float) -> int:
@@ -659,6 +679,13 @@ class Switch:
     def drain(self) -> list[Event]:
         out, self.events = self.events, []
         return out
+
+
+# drops and passes that /stats/slb/maint counts
+_MAINT_FIELD = {
+    Why.NOT_IP: "non_ip_frames", Why.MPLS: "non_ip_frames", Why.NOT_TCP_UDP: "non_tcp_ip_frames",
+    Why.NO_SERVICE: "incorrect_vports", Why.VIP_DISABLED: "vip_not_up_drops",
+}
 
 
 def _rewrite_lines(data: bytes, vip: bytes) -> bytes:
