@@ -19,6 +19,7 @@ STEP = st.tuples(
 
 def play(sw, steps):
     flows: dict[tuple[int, int], Flow] = {}
+    ports = iter(range(20000, 65536))  # every connection its own client port
     now = 1000.0
     frames = 0
     log = []  # (conn key, action)
@@ -29,7 +30,7 @@ def play(sw, steps):
         key = (client, n)
         f = flows.get(key)
         if what == "open" or f is None:
-            f = flows[key] = Flow(f"198.51.100.{client + 1}", 40000 + n + 3 * int(now), VIP, 80)
+            f = flows[key] = Flow(f"198.51.100.{client + 1}", next(ports), VIP, 80)
             batch = f.handshake()
         elif what == "data":
             batch = [f.send(b"GET / HTTP/1.0\r\n\r\n")]
@@ -37,8 +38,10 @@ def play(sw, steps):
             batch = [f.reply(b"HTTP/1.0 200 OK\r\n\r\n")]
         elif what == "close":
             batch = f.close()
+            del flows[key]  # a later step opens a new connection (a new client port)
         else:
             batch = [f.rst()]
+            del flows[key]
         for frame in batch:
             log.append(((f.cip, f.cport), sw.process(frame, now)))
             frames += 1
