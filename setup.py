@@ -6,7 +6,8 @@ Python packages.
 from setuptools import setup
 
 setup(
-    packages=["weboslb", "weboslb.table", "weboslb.bench", "weboslb.config"],
+    packages=["weboslb", "weboslb.table", "weboslb.bench", "weboslb.config", "weboslb.proto",
+              "weboslb.engine"],
     package_data={"weboslb": ["py.typed"], "weboslb.config": ["default.yaml"]},
     cffi_modules=["weboslb/_native_build.py:ffibuilder"],
     zip_safe=False,

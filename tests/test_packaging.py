@@ -28,3 +28,16 @@ def test_sdist_carries_the_c_sources(tmp_path):
     assert {"csrc/pst.c", "csrc/pst.h", "csrc/siphash.h", "csrc/mem.c", "setup.py",
             "pyproject.toml", "weboslb/_native_build.py", "README.md"} <= names
     assert not any(n.endswith(".so") for n in names)
+
+
+def test_every_subpackage_is_listed_in_setup_py():
+    """setup.py lists packages explicitly: a package missing there works in an editable
+    install and vanishes from a wheel."""
+    import ast
+
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    listed = next(set(ast.literal_eval(kw.value)) for node in ast.walk(tree)
+                  if isinstance(node, ast.Call) for kw in node.keywords if kw.arg == "packages")
+    found = {".".join(p.parent.relative_to(ROOT).parts)
+             for p in (ROOT / "weboslb").rglob("__init__.py")}
+    assert found == listed
