@@ -450,3 +450,36 @@ def test_session_dump_lines(port):
     assert lines[0] == f"{s.sp}, 01: 198.51.100.1 4586, 192.0.2.100 http -> {s.pport} " \
                        f"10.0.1.11 http age 9 E"
     assert lines[1].endswith("EP c:1") and "198.51.100.1 0, 192.0.2.100 -> 10.0.1.11" in lines[1]
+
+
+def test_delayed_binding_reassembles_segments_out_of_order():
+    sw = make(PASSIVE, frames=True)
+    f = Flow("198.51.100.1", 40000, VIP, 80)
+    run(sw, f.handshake())
+    req = http_request(cookie="JSESSIONID=abcdefgh")
+    first, second = f.send(req[:20]), f.send(req[20:])
+    assert sw.process(second, 1.0).verdict is Verdict.LOCAL  # a gap: held back
+    act = sw.process(first, 1.0)
+    assert act.verdict is Verdict.TO_REAL
+    assert bytes(Ether(act.server)[TCP].payload) == req
+
+
+@pytest.mark.parametrize("service, port", [(PASSIVE, 80), (SSLID, 443), (INSERT, 80)])
+@pytest.mark.parametrize("junk", [b"\x16\x03\x01\xff\xff" + bytes(100), b"GET " + b"A" * 9000,
+                                  b"\x00" * 3, b"HTTP/1.1 200 OK\r\nSet-Cookie: \r\n\r\n"])
+def test_garbage_in_a_layer7_connection_is_balanced_not_fatal(service, port, junk):
+    sw = make(service, port=port)
+    f = Flow("198.51.100.1", 40000, VIP, port)
+    acts = run(sw, [*f.handshake(), f.send(junk), f.reply(junk), f.send(junk)])
+    # a request the switch cannot read is balanced by the metric once it is complete or
+    # too long; an incomplete one keeps the connection waiting (and aging) on the switch
+    assert all(a.verdict in (Verdict.LOCAL, Verdict.TO_REAL, Verdict.TO_CLIENT) for a in acts)
+    s = next(iter(sw.sessions))
+    assert len(s.request) <= 8192 and len(s.response) <= 8192
+
+
+def test_vma_off_puts_each_ingress_port_on_its_own_processor():
+    sw = make(adv=", matrix: false")
+    sw.process(Flow("198.51.100.1", 40000, VIP, 80).syn(), 1.0, ingress=3)
+    sw.process(Flow("198.51.100.1", 40001, VIP, 80).syn(), 1.0, ingress=5)
+    assert sorted(s.sp for s in sw.sessions) == [3, 5]

@@ -149,6 +149,7 @@ class Switch:
             return Action(Verdict.DROP, Why.SESSION_TABLE_FULL, client=self._f(frame))
         if svc.delayed and pkt.proto == TCP:
             s.unbound = True
+            s.request_next = (pkt.seq + 1) & 0xFFFFFFFF  # the request starts after the SYN
             return Action(Verdict.LOCAL, client=self._f(frame))
         if not self._bind(s, svc, now, key_hint=None):
             return self._refuse(s, pkt, frame, now)
@@ -226,8 +227,8 @@ class Switch:
         if off >= 0x80000000:  # old bytes: a retransmission overlapping what we hold
             back = 0x100000000 - off
             data, off = data[back:], 0
-        if off:
-            if len(s.pending) < l7.PENDING_LIMIT:
+        if off:  # a segment after a gap: held back, within the request's byte budget
+            if len(s.pending) < l7.PENDING_LIMIT and off + len(data) <= l7.REQUEST_LIMIT:
                 s.pending[seq] = data
             return l7.Need.MORE
         s.request += data
