@@ -6,7 +6,7 @@ import struct
 
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
-from scapy.layers.l2 import Dot1Q, Ether
+from scapy.layers.l2 import Ether
 from scapy.packet import Packet as ScapyPacket
 
 MAC = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")

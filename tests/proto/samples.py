@@ -25,6 +25,18 @@ def captures() -> list[str]:
                   if _pcap_path(p.name[:-len(".truth.tsv")]) is not None)
 
 
+def captures_with(*counts: str) -> list[str]:
+    """The captures whose SUMMARY.tsv row has any of these counts above zero."""
+    path = PCAPS / "SUMMARY.tsv"
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = {row["capture"].rsplit(".", 1)[0]: row
+                for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)}
+    return [name for name in captures() if name in rows
+            and any(int(rows[name][c] or 0) > 0 for c in counts)]
+
+
 def _pcap_path(name: str) -> Path | None:
     for ext in (".pcap", ".pcapng"):
         if (PCAPS / (name + ext)).is_file():

@@ -36,19 +36,19 @@ def test_internet_checksum_agrees_with_scapy(length):
     assert internet_checksum(data) == scapy_checksum(data)
 
 
-@pytest.mark.parametrize("segment", [bytes(TCP(sport=1, dport=2) / b"odd"),
-                                     bytes(UDP(sport=1, dport=2) / b"even")])
-def test_l4_checksum_over_the_pseudo_header(segment):
-    for ip in (IP(src="10.0.0.1", dst="10.0.0.2"), IPv6(src="fd00::1", dst="fd00::2")):
-        built = bytes(ip / (TCP if segment[12] == 0x50 else UDP)(segment))
-        pkt = decode(built, Link.RAW)
-        seg = built[pkt.l4_off:]
-        assert l4_checksum_ok(pkt.src, pkt.dst, pkt.proto, seg)
-        zeroed = bytearray(seg)
-        off = 16 if pkt.proto == 6 else 6
-        zeroed[off:off + 2] = b"\0\0"
-        assert l4_checksum(pkt.src, pkt.dst, pkt.proto, bytes(zeroed)) == \
-            struct.unpack_from("!H", seg, off)[0]
+@pytest.mark.parametrize("ip", [IP(src="10.0.0.1", dst="10.0.0.2"),
+                                IPv6(src="fd00::1", dst="fd00::2")], ids=["ipv4", "ipv6"])
+@pytest.mark.parametrize("l4", [TCP(sport=1, dport=2) / b"odd", UDP(sport=1, dport=2) / b"even"],
+                         ids=["tcp", "udp"])
+def test_l4_checksum_over_the_pseudo_header(ip, l4):
+    built = bytes(ip / l4)  # scapy fills in the checksum
+    pkt = decode(built, Link.RAW)
+    seg = built[pkt.l4_off:]
+    assert l4_checksum_ok(pkt.src, pkt.dst, pkt.proto, seg)
+    off = 16 if pkt.proto == 6 else 6
+    zeroed = seg[:off] + b"\0\0" + seg[off + 2:]
+    assert l4_checksum(pkt.src, pkt.dst, pkt.proto, zeroed) == struct.unpack_from("!H", seg, off)[0]
+    assert not l4_checksum_ok(pkt.src, pkt.dst, pkt.proto, seg[:-1] + b"?")
 
 
 def test_a_udp_checksum_of_zero_is_sent_as_ffff():

@@ -75,10 +75,8 @@ def split_lines(buffer: bytes) -> tuple[list[bytes], bytes]:
 def parse_line(line: bytes, from_client: bool) -> FtpResult:
     """What a control line announces; never raises on its content."""
     line = bytes(line)
-    if line.endswith(b"\n"):
-        line = line[:-1]
-    if line.endswith(b"\r"):
-        line = line[:-1]
+    if line.endswith(b"\n"):  # a line given with its end: drop it as split_lines does
+        line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
     if len(line) > MAX_LINE:
         return _TOO_LONG
     if from_client:

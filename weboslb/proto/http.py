@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 MAX_HEAD = 8192
@@ -102,7 +102,7 @@ def parse_response(data: bytes | bytearray | memoryview) -> ResponseResult:
 
 def name_matches(name: bytes, pattern: bytes | str) -> bool:
     """Whether cookie ``name`` matches ``pattern`` (``*`` = any run; case-sensitive).  Greedy
-    search of the literal pieces: linear in the name, whatever the number of stars."""
+    search of the literal pieces, no backtracking: an attacker-chosen name cannot make it slow."""
     first, *middle = _bytes(pattern).split(b"*")
     if not middle:
         return name == first
@@ -255,7 +255,8 @@ def _cookie_pairs(head: bytes, start: int, end: int) -> Iterator[tuple[int, int,
         start = stop + 1
 
 
-def _set_cookie_spans(head: bytes, fields) -> Iterator[tuple[int, int, int, int, int, int]]:
+def _set_cookie_spans(head: bytes, fields: Iterable[tuple[bytes, int, int]]
+                      ) -> Iterator[tuple[int, int, int, int, int, int]]:
     """Spans of name, value and attributes of every Set-Cookie header with a ``name=value``."""
     for name, start, end in fields:
         if name != b"set-cookie":

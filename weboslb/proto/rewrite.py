@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 
 from weboslb.proto.checksum import internet_checksum, l4_checksum
-from weboslb.proto.frame import TCP, UDP, Frame
+from weboslb.proto.frame import TCP, Frame
 from weboslb.proto.packet import Packet, Reason
 
 SEQ_MOD = 1 << 32
