@@ -711,3 +711,14 @@ def test_matches_python_parsers():
             if want != (st.name, *got[:4]):
                 differ.append(("ftp", line, want, got))
     assert differ == [], f"{len(differ)} differ; first: {differ[0]}"
+
+
+def test_python_status_numbers_are_the_c_ones():
+    from weboslb._native import lib
+    from weboslb.proto.ftp import FtpStatus
+    from weboslb.proto.http import HttpStatus
+    from weboslb.proto.tls import HelloStatus
+
+    for enum in (HelloStatus, HttpStatus, FtpStatus):
+        for member in enum:
+            assert getattr(lib, "L7_" + member.name) == member.value, (enum.__name__, member)

@@ -31,12 +31,12 @@ _EPSV = re.compile(rb"\(([!-~])\1\1(\d+)\1\)")
 
 
 class FtpStatus(enum.IntEnum):
-    """The numbers are shared with C."""
+    """Numbered as C's ``enum l7_status`` (csrc/l7.h)."""
 
     OK = 0
     NONE = 1  # not a line that announces a data connection
-    MALFORMED = 2
-    TOO_LONG = 3
+    MALFORMED = 4
+    TOO_LONG = 5
 
 
 class FtpKind(enum.IntEnum):

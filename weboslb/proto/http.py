@@ -34,12 +34,12 @@ _URI_PARAM = re.compile(rb"[;?&]([^;?&#]*)")
 
 
 class HttpStatus(enum.IntEnum):
-    """The parser's verdict on a head; the numbers are shared with C."""
+    """The parser's verdict on a head; numbered as C's ``enum l7_status`` (csrc/l7.h)."""
 
     OK = 0
-    NEED_MORE = 1
-    TOO_LONG = 2
-    MALFORMED = 3
+    NEED_MORE = 2
+    MALFORMED = 4
+    TOO_LONG = 5
 
 
 Headers = tuple[tuple[bytes, bytes], ...]

@@ -37,12 +37,12 @@ TLS13 = 0x0304
 
 
 class HelloStatus(enum.IntEnum):
-    """The reader's verdict; the numbers are shared with C."""
+    """The reader's verdict; numbered as C's ``enum l7_status`` (csrc/l7.h)."""
 
     OK = 0
-    NEED_MORE = 1  # consistent so far, more bytes needed
-    NOT_TLS = 2  # does not start like a handshake record or an SSLv2 hello
-    MALFORMED = 3  # inconsistent lengths or not a hello
+    NEED_MORE = 2  # consistent so far, more bytes needed
+    NOT_TLS = 3  # does not start like a handshake record or an SSLv2 hello
+    MALFORMED = 4  # inconsistent lengths or not a hello
 
 
 class HelloKind(enum.IntEnum):
