@@ -18,9 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aeshash.h"
+#include "keyhash.h"
 #include "mem.h"
-#include "siphash.h"
 
 /* A macro, not a static function: gcc 12 drops calls to a function whose body is only a
  * prefetch (it sees no side effect). */
@@ -129,54 +128,28 @@ static inline uint8_t *ekey(hdr_t *e)
  * constant, so SipHash unrolls and memcpy/memcmp become a few loads. */
 #define HOT static inline __attribute__((always_inline))
 
-/* Byte `off..` of the key as a little-endian word, zero past len (never reads past len). */
-HOT uint64_t key_word(const uint8_t *key, uint32_t len, uint32_t off)
-{
-    uint64_t w = 0;
-    if (off + 8 <= len) {
-        memcpy(&w, key + off, 8);
-    } else {
-        for (uint32_t i = off; i < len; i++)
-            w |= (uint64_t)key[i] << (8 * (i - off));
-    }
-    return w;
-}
-
 /* SipHash-1-3 of the key zero padded to whole words, then a block holding vsvc and the key
  * length.  A 4-byte key shares that block: the 7-byte message key, vsvc, len. */
 HOT uint64_t hash_sip(const pst_table *t, uint16_t vsvc, const uint8_t *key, uint32_t len,
                       uint32_t kw)
 {
-    sip_state s = sip_init(t->seed);
     uint64_t meta = (uint64_t)vsvc | (uint64_t)len << 16;
     if (kw == 4) {
+        sip_state s = sip_init(t->seed);
         uint32_t ip;
         memcpy(&ip, key, 4);
         return sip_finish(&s, ip | meta << 32 | 7ULL << 56);
     }
-    for (uint32_t off = 0; off < kw; off += 8)
-        sip_compress(&s, key_word(key, len, off));
-    return sip_finish(&s, meta | (uint64_t)(((kw + 7) & ~7u) + 3) << 56);
+    return kh_sip(t->seed, key, len, kw, meta, 3);
 }
 
-/* The AES hash (aeshash.h) of the zero-padded key, vsvc and the key length. */
+/* The AES hash (keyhash.h) of the zero-padded key, vsvc and the key length. */
 HOT uint64_t hash_aes(const pst_table *t, uint16_t vsvc, const uint8_t *key, uint32_t len,
                       uint32_t kw)
 {
 #if PST_HAVE_AES
-    __m128i acc = _mm_setzero_si128();
-    for (uint32_t off = 0; off < kw; off += 16) {
-        uint64_t lo, hi = off + 8 < kw ? key_word(key, len, off + 8) : 0;
-        if (kw == 4) {
-            uint32_t ip;
-            memcpy(&ip, key, 4);
-            lo = ip;
-        } else {
-            lo = key_word(key, len, off);
-        }
-        acc = _mm_xor_si128(acc, aes_block(&t->aes, lo, hi, off / 16));
-    }
-    return aes_finish(&t->aes, acc, (uint64_t)vsvc | (uint64_t)len << 16 | (uint64_t)kw << 32);
+    return kh_aes(&t->aes, key, len, kw,
+                  (uint64_t)vsvc | (uint64_t)len << 16 | (uint64_t)kw << 32);
 #else
     return hash_sip(t, vsvc, key, len, kw);
 #endif
@@ -415,24 +388,13 @@ static void set_persist(pst_table *t, hdr_t *e, uint8_t flags)
 
 int pst_aes_available(void)
 {
-#if PST_HAVE_AES
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("aes") != 0;
-#else
-    return 0;
-#endif
+    return kh_aes_available();
 }
 
-/* The AES round keys: SipHash of a counter under the seed, so one seed decides every hash. */
 static void aes_keys_derive(pst_table *t)
 {
 #if PST_HAVE_AES
-    uint64_t w[2 * (AES_MAX_BLOCKS + 4)];
-    for (uint64_t i = 0; i < (uint64_t)(sizeof w / sizeof w[0]); i++) {
-        sip_state s = sip_init(t->seed);
-        w[i] = sip_finish(&s, i | 8ULL << 56);
-    }
-    memcpy(&t->aes, w, sizeof t->aes);
+    kh_aes_derive(&t->aes, t->seed);
 #else
     (void)t;
 #endif

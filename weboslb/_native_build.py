@@ -12,8 +12,8 @@ import shlex
 from cffi import FFI
 
 CSRC = pathlib.Path(__file__).resolve().parent.parent / "csrc"
-HEADERS = ["pst.h", "decode.h", "l7.h"]
-SOURCES = ["pst.c", "mem.c", "decode.c", "l7.c"]
+HEADERS = ["pst.h", "decode.h", "l7.h", "flow.h"]
+SOURCES = ["pst.c", "mem.c", "decode.c", "l7.c", "flow.c"]
 
 
 def cdef_text(header: pathlib.Path) -> str:
