@@ -48,6 +48,7 @@ class Session:
     persist: Persist = Persist.NONE
     binding: tuple | None = None  # (kind, vsvc, key) of the persistence entry it uses
     unbound: bool = False  # U: delayed binding, waiting for the real to answer
+    fast: bool = False  # the C fast path holds a flow for it
     server_initiated: bool = False  # FTP active data: the real opened it
     fin_client: bool = False
     fin_server: bool = False
@@ -108,6 +109,12 @@ class SessionTable:
 
     def remove(self, s: Session) -> None:
         self.by_conn.pop(s.conn, None)
+
+    def next_due(self) -> float:
+        """When the next sweep is due (-inf before the clock has started)."""
+        if self._next_fast is None:
+            return float("-inf")
+        return min(self._next_fast, self._next_slow)
 
     def due(self, now: float) -> tuple[bool, bool]:
         """Which sweeps are due at ``now`` (fast, slow); schedules the next ones."""

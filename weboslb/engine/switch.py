@@ -7,7 +7,9 @@ connections, delayed binding, persistence, FTP control lines, payload rewrites a
 """
 from __future__ import annotations
 
+import bisect
 import ipaddress
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from weboslb.engine.events import (
     Bound, Closed, Conn, Event, Learned, Opened, Persist, Refused, Verdict, Why,
 )
 from weboslb.engine.farm import Farm
+from weboslb.engine.fastpath import NO_REAL, FlowCache
 from weboslb.engine.persist import DEFAULT_CAPACITY, Persistence
 from weboslb.engine.services import PORT_9_SP, RealView, Services, ServiceView
 from weboslb.engine.session import Session, SessionTable, TcpState
@@ -31,7 +34,19 @@ from weboslb.table.contract import KeyKind
 
 TCP, UDP = 6, 17
 SYN, ACK, FIN, RST = int(TcpFlag.SYN), int(TcpFlag.ACK), int(TcpFlag.FIN), int(TcpFlag.RST)
+DEFAULT_FLOWS = 1 << 16  # connections the fast path can hold (more stay on the slow path)
 FTP_LINE_BUFFER = 2048  # bytes of an unfinished FTP control line kept per direction
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """A batch's decisions, one entry a frame: ``Verdict`` and ``Why`` numbers, and the real's
+    persistence-table code (``Switch.services.by_code``; NO_REAL when not forwarded)."""
+
+    verdicts: bytearray
+    whys: bytearray
+    reals: array
+    fast: int  # frames the C fast path decided
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +69,13 @@ def _hex(key: bytes) -> str:
 
 class Switch:
     def __init__(self, config: Config, *, capacity: int = DEFAULT_CAPACITY,
-                 seed: bytes | None = None, ingress: int = 1, frames: bool = False) -> None:
+                 seed: bytes | None = None, ingress: int = 1, frames: bool = False,
+                 fastpath: bool = True, flows: int = DEFAULT_FLOWS) -> None:
         self.persistence = Persistence(capacity, seed=seed)
+        # the C fast path forwards established connections; with frames=True every frame
+        # must be rewritten, which only the slow path does
+        self.fast = FlowCache(flows, seed) if fastpath and not frames else None
+        self._dirty: list[Session] = []
         self.ingress = ingress
         self.frames = frames
         self.events: list[Event] = []
@@ -90,6 +110,12 @@ class Switch:
             self.maint.maximum_sessions = self.sessions.limit
         for vid in config.slb.virt:
             self.virts.setdefault(vid, VirtStats())
+        if self.fast is not None:
+            self.fast.clear()  # bindings may have moved: sessions go fast again when eligible
+            for s in self.sessions:
+                s.fast = False
+                self._dirty.append(s)
+            self.fast.set_vips(self.services.vips)
 
     # ---- the packet path ------------------------------------------------------------------
 
@@ -97,8 +123,63 @@ class Switch:
                      link: Link = Link.ETHERNET) -> list[Action]:
         return [self.process(f, t, link=link) for f, t in zip(frames, times)]
 
+    def process_batch(self, buf, offsets, lengths, times, link: Link = Link.ETHERNET
+                      ) -> BatchResult:
+        """Decide a batch of frames ``buf[offsets[i]:offsets[i] + lengths[i]]`` seen at
+        ``times[i]``: one C call for the established connections and the frames that are not
+        the switch's business, the slow path for the rest, in frame order."""
+        n = len(offsets)
+        if self.fast is None:
+            verdicts, whys, reals = bytearray(n), bytearray(n), array("H", [NO_REAL]) * n
+            for i in range(n):
+                self._note(i, self.process(_frame(buf, offsets[i], lengths[i]), times[i],
+                                           link=link), verdicts, whys, reals)
+            return BatchResult(verdicts, whys, reals, 0)
+        verdicts, whys, reals = bytearray(n), bytearray(n), array("H")
+        fast = start = 0
+        while start < n:
+            # the sweeps run between frames, as in the slow path: cut the batch where one is due
+            self.tick(times[start])
+            end = max(bisect.bisect_left(times, self.sessions.next_due(), start, n), start + 1)
+            run = self.fast.run(buf, offsets[start:end], lengths[start:end],
+                                times[start:end], link)
+            verdicts[start:end], whys[start:end] = run.verdicts, run.whys
+            reals.frombytes(run.reals.tobytes())
+            exceptions = [start + i for i in run.exceptions.tolist()]
+            self._count_fast(verdicts[start:end], whys[start:end], end - start - len(exceptions))
+            fast += end - start - len(exceptions)
+            for i in exceptions:
+                self._note(i, self.process(_frame(buf, offsets[i], lengths[i]), times[i],
+                                           link=link), verdicts, whys, reals)
+            start = end
+        return BatchResult(verdicts, whys, reals, fast)
+
+    def _note(self, i: int, act: Action, verdicts, whys, reals) -> None:
+        verdicts[i], whys[i] = act.verdict, act.why
+        if act.real is not None:
+            reals[i] = self.services.reals[act.real].code
+
+    def _count_fast(self, verdicts: bytearray, whys: bytearray, fast: int) -> None:
+        """Fold the fast path's decisions into the counters the slow path keeps."""
+        if not fast:
+            return
+        for v in (Verdict.TO_REAL, Verdict.TO_CLIENT, Verdict.PASS):
+            k = verdicts.count(v)
+            if k:
+                self.verdicts[v] += k
+        for why in _FAST_WHYS:
+            k = whys.count(why)
+            if k:
+                self._count(Action(Verdict.PASS, why), verdict=False, times=k)
+
     def process(self, frame: bytes, now: float, *, link: Link = Link.ETHERNET,
                 ingress: int | None = None) -> Action:
+        act = self._process(frame, now, link, ingress)
+        if self._dirty:
+            self._sync_flows()
+        return act
+
+    def _process(self, frame: bytes, now: float, link: Link, ingress: int | None) -> Action:
         self.tick(now)
         pkt = framing.decode(frame, link)
         if pkt.reason is not Reason.OK:
@@ -115,14 +196,59 @@ class Switch:
     def _f(self, frame: bytes) -> bytes | None:
         return bytes(frame) if self.frames else None
 
-    def _count(self, act: Action) -> Action:
-        self.verdicts[act.verdict] += 1
+    def _count(self, act: Action, *, verdict: bool = True, times: int = 1) -> Action:
+        if verdict:
+            self.verdicts[act.verdict] += times
         if act.why is not Why.NONE:
-            self.why[act.why] += 1
+            self.why[act.why] += times
             field = _MAINT_FIELD.get(act.why)
             if field:
-                setattr(self.maint, field, getattr(self.maint, field) + 1)
+                setattr(self.maint, field, getattr(self.maint, field) + times)
         return act
+
+    # ---- the fast path's share ------------------------------------------------------------
+
+    def _eligible(self, s: Session) -> bool:
+        """May the C fast path forward this session's packets?  Only while nothing but
+        forwarding is left to do: bound and answered, nothing to inspect or rewrite."""
+        return (s.state is TcpState.ESTABLISHED and s.real is not None and not s.unbound
+                and not s.watch and not s.ftp_control and not s.delta_c and not s.delta_s
+                and self.sessions.get(s.conn) is s)
+
+    def _sync_flows(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        fast = self.fast
+        if fast is None:
+            return
+        for s in dirty:
+            if self._eligible(s):
+                if not s.fast:
+                    s.fast = fast.put(s.conn, self.services.reals[s.real].code, last=s.last)
+            elif s.fast:
+                self._fold([s])
+                fast.delete(s.conn)
+                s.fast = False
+
+    def _fold(self, sessions: list[Session]) -> None:
+        """Bring sessions the fast path served up to date: last use, packets, octets."""
+        if not sessions:
+            return
+        conns = [s.conn for s in sessions]
+        states = self.fast.get_many(conns)
+        for s, st, n in zip(sessions, states, self.fast.take_octets(conns)):
+            if st is None:
+                continue
+            s.last = max(s.last, st.last)
+            if n:
+                s.octets += n
+                self.farm.octets(s.real, n, s.last)
+                if s.virt in self.virts:
+                    self.virts[s.virt].add_octets(s.real, n)
+
+    def sync(self) -> None:
+        """Fold what the fast path counted into the sessions and counters (before a report)."""
+        if self.fast is not None:
+            self._fold([s for s in self.sessions if s.fast])
 
     # ---- client to VIP --------------------------------------------------------------------
 
@@ -185,6 +311,7 @@ class Switch:
         s.last = now
         s.packets += 1
         s.octets += pkt.payload_len
+        self._dirty.append(s)
         if pkt.proto != TCP:
             return
         f = pkt.flags
@@ -641,6 +768,8 @@ class Switch:
         if not (fast or slow):
             return
         self.maint.sample(now)
+        if slow:
+            self.sync()  # idle times are read from the fast path before aging
         for s in self.sessions.stale(now, slow=slow):
             state = s.state.value if s.state is not TcpState.CLOSED else (
                 "reset" if s.reset else "closed")
@@ -650,6 +779,7 @@ class Switch:
 
     def _close(self, s: Session, now: float, state: str, why: str) -> None:
         self.sessions.remove(s)
+        self._dirty.append(s)
         self.maint.current_sessions = len(self.sessions)
         if s.state is TcpState.HALF_OPEN and s.conn.proto == TCP:
             self.layer7.half_open -= 1
@@ -680,6 +810,15 @@ class Switch:
     def drain(self) -> list[Event]:
         out, self.events = self.events, []
         return out
+
+
+_FAST_WHYS = (Why.NOT_IP, Why.MPLS, Why.FRAGMENT, Why.NOT_TCP_UDP, Why.TRUNCATED,
+              Why.BAD_IP_HEADER, Why.BAD_L4_HEADER, Why.IPV6_EXT_LIMIT, Why.UNKNOWN_LINK,
+              Why.NOT_VIP)
+
+
+def _frame(buf, off: int, length: int) -> bytes:
+    return bytes(buf[off:off + length])
 
 
 # drops and passes that /stats/slb/maint counts
