@@ -53,3 +53,18 @@ def test_bad_arguments_are_one_line_errors(args, message):
     run = weboslb("bench", "lookup", *args)
     assert run.returncode == 2
     assert message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_bench_fastpath_json_records():
+    import json as _json
+    import subprocess as _sp
+    import sys as _sys
+
+    run = _sp.run([_sys.executable, "-m", "weboslb", "bench", "fastpath", "--frames", "20K",
+                   "--connections", "1K", "--repeat", "1", "--json"],
+                  capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    records = _json.loads(run.stdout)
+    assert [r["path"] for r in records] == ["c-batch", "py-loop"]
+    assert all(r["frames"] == 20_000 and r["fast_frames"] == 20_000 for r in records)
+    assert records[0]["ratio_vs_python"] > 0 and records[1]["ratio_vs_python"] is None

@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from weboslb.bench import lookup
+from weboslb.bench import fastpath, lookup
 from weboslb.table import KeyKind
 
 DEFAULT_SIZES = [1_000, 100_000, 1_000_000, 10_000_000]
@@ -56,6 +56,17 @@ def add_parser(sub) -> None:
     p.add_argument("--queries", type=entries_arg,
                    help="lookups per run (default 1M; --quick: 64K)")
     p.set_defaults(run=run_lookup)
+    f = subs.add_parser("fastpath", help="the switch's C fast path over batches of frames, "
+                        "beside a Python struct-parsing loop", description=fastpath.run.__doc__)
+    f.add_argument("--frames", type=entries_arg, default=1_000_000, metavar="N",
+                   help="frames in the run (default 1M)")
+    f.add_argument("--connections", type=entries_arg, nargs="+", default=[10_000, 100_000],
+                   metavar="N", help="established connections the frames belong to "
+                   "(default 10K 100K)")
+    f.add_argument("--batch", type=int, default=4096, help="frames per C call (default 4096)")
+    f.add_argument("--repeat", type=int, default=5, help="runs per figure; median (default 5)")
+    f.add_argument("--json", action="store_true", help="print one JSON list of records")
+    f.set_defaults(run=run_fastpath)
 
 
 def run_lookup(args) -> int:
@@ -84,6 +95,21 @@ def run_lookup(args) -> int:
     else:
         print(render(records, batch=args.batch, queries=queries, repeat=args.repeat,
                      hash_fn=hash_fn))
+    return 0
+
+
+def run_fastpath(args) -> int:
+    records = []
+    for m in args.connections:
+        records += fastpath.run(args.frames, m, batch=args.batch, repeat=args.repeat)
+    if args.json:
+        print(json.dumps([r.as_json() for r in records], indent=1))
+        return 0
+    print(f"{'path':8} {'frames':>9} {'conns':>8} {'frames/s':>10} {'ns':>7} {'x python':>9}")
+    for r in records:
+        ratio = f"{r.ratio_vs_python:.1f}x" if r.ratio_vs_python else "1.0x"
+        print(f"{r.path:8} {r.frames:>9,} {r.connections:>8,} {_si(r.frames_per_s):>10} "
+              f"{r.ns_per_frame:>7.1f} {ratio:>9}")
     return 0
 
 
