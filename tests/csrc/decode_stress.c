@@ -18,24 +18,8 @@
 #include "decode_inl.h"
 #include "l7.h"
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "decode_stress: " __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                                               \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
+#define STRESS_NAME "decode_stress"
+#include "stress.h"
 
 typedef struct {
     uint8_t kind;

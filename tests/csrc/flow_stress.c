@@ -17,24 +17,8 @@
 #include "flow.h"
 #include "keyhash.h"
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "flow_stress: " __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                                               \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
+#define STRESS_NAME "flow_stress"
+#include "stress.h"
 
 /* ---- addresses and connections ---------------------------------------------------------- */
 

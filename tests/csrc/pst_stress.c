@@ -12,24 +12,8 @@
 
 #include "pst.h"
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "pst_stress: " __VA_ARGS__);                                       \
-            fputc('\n', stderr);                                                               \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
+#define STRESS_NAME "pst_stress"
+#include "stress.h"
 
 /* A key of random length drawn from a small pool, so that keys repeat. */
 static size_t draw_key(uint32_t kind, uint8_t *out)
