@@ -757,7 +757,7 @@ class Switch:
         self.counts["persistence hits ftp"] += 1
         self._attach(s, svc, real.id, now, persist=Persist.HIT, key_text=text,
                      binding=binding, via="persist")
-        s.rport = s.conn.vport if s.server_initiated else s.conn.vport
+        s.rport = s.conn.vport  # the data port the real announced, or its port 20
         s.watch = 0
 
     # ---- time -----------------------------------------------------------------------------
