@@ -16,10 +16,6 @@ from weboslb.table.contract import Entry, KeyKind, Policy, Status
 DEFAULT_CAPACITY = 1 << 16  # entries per key kind; Web OS VMA tables hold 256K..512K sessions
 EXPIRE_WORK = 4096  # entries one sweep looks at, per table: bounded work per tick
 
-# the kinds by the report's pbind names
-KIND_OF = {"clientip4": KeyKind.IPV4, "clientip6": KeyKind.IPV6, "sslid": KeyKind.SSLID,
-           "cookie": KeyKind.COOKIE, "ftp4": KeyKind.FTP, "ftp6": KeyKind.FTP6}
-
 
 class Persistence:
     def __init__(self, capacity: int = DEFAULT_CAPACITY, *, seed: bytes | None = None) -> None:

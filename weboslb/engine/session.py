@@ -53,7 +53,6 @@ class Session:
     fin_client: bool = False
     fin_server: bool = False
     reset: bool = False
-    closed_at: float | None = None
     # delayed binding and Layer 7: the request so far, and what responses still owe us
     request: bytearray = field(default_factory=bytearray)
     request_next: int | None = None  # next client sequence number expected in ``request``

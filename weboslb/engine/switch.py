@@ -63,10 +63,6 @@ class Action:
     emit: tuple[tuple[str, bytes], ...] = ()
 
 
-def _hex(key: bytes) -> str:
-    return key.hex()
-
-
 class Switch:
     def __init__(self, config: Config, *, capacity: int = DEFAULT_CAPACITY,
                  seed: bytes | None = None, ingress: int = 1, frames: bool = False,
@@ -262,7 +258,7 @@ class Switch:
             self._close(s, now, "closed", "fin")
         svc = self.services.service(pkt.dst, pkt.dport)
         if svc is None:
-            return self._ftp_passive_data(conn, pkt, frame, now, ingress)
+            return self._ftp_data(conn, pkt, frame, now, ingress, active=False)
         if not self.services.serving(pkt.dst, pkt.dport):
             return Action(Verdict.PASS, Why.VIP_DISABLED, client=self._f(frame))
         if pkt.proto == TCP and not pkt.flags & SYN:
@@ -328,8 +324,6 @@ class Switch:
             if not f & SYN:
                 s.state = TcpState.ESTABLISHED
                 self.layer7.half_open -= 1
-        if s.state is TcpState.CLOSED and s.closed_at is None:
-            s.closed_at = now
 
     # ---- delayed binding ------------------------------------------------------------------
 
@@ -415,7 +409,7 @@ class Switch:
                 if rid is not None and self.farm.available(rid):
                     chosen = rid
         elif svc.sslid and req is not None and req.sid:
-            key_text = _hex(req.sid)
+            key_text = req.sid.hex()
             binding = (KeyKind.SSLID, svc.pvsvc, req.sid)
             chosen = self._persisted(KeyKind.SSLID, svc.pvsvc, req.sid, now)
         elif svc.urlhash and req is not None and req.url is not None:
@@ -573,7 +567,7 @@ class Switch:
         conn = Conn(pkt.proto, pkt.dst, pkt.dport, pkt.src, pkt.sport)
         s = self.sessions.get(conn)
         if s is None:
-            return self._ftp_active_data(conn, pkt, frame, now)
+            return self._ftp_data(conn, pkt, frame, now, self.ingress, active=True)
         self._track(s, pkt, now, from_client=False)
         if s.real is None:  # the switch's own half of a delayed-binding handshake
             return Action(Verdict.LOCAL, client=self._f(frame))
@@ -609,7 +603,7 @@ class Switch:
             return None
         if svc.sslid:
             if resp.sid and not resp.tls13:
-                self._learn(s, svc, KeyKind.SSLID, resp.sid, _hex(resp.sid), now)
+                self._learn(s, svc, KeyKind.SSLID, resp.sid, resp.sid.hex(), now)
             return None
         if svc.cookie == "passive":
             if resp.cookie is not None:
@@ -700,53 +694,35 @@ class Switch:
 
     def _expect(self, s: Session, addr: bytes, port: int, now: float) -> None:
         svc = self.services.service(s.conn.vip, s.conn.vport)
-        kind = KeyKind.FTP if len(addr) == 4 else KeyKind.FTP6
-        key = addr + port.to_bytes(2, "big")
+        kind, key = _ftp_key(addr, port)
         real = self.services.reals[s.real]
         if self.persistence.bind(kind, svc.pvsvc, key, real=real.code, now=now,
                                  timeout=svc.ptmout, sp=s.sp):
             self.counts["ftp data expectations"] += 1
 
-    def _data_real(self, svc: ServiceView, addr: bytes, port: int, now: float):
-        kind = KeyKind.FTP if len(addr) == 4 else KeyKind.FTP6
-        key = addr + port.to_bytes(2, "big")
-        e = self.persistence.lookup(kind, svc.pvsvc, key, now)
-        if e is None:
-            return None, None
-        real = self.services.by_code.get(e.real)
-        return (real, (kind, svc.pvsvc, key)) if real is not None else (None, None)
-
-    def _ftp_passive_data(self, conn: Conn, pkt: Packet, frame: bytes, now: float,
-                          ingress: int) -> Action:
-        """A client opening the data connection a 227/229 announced on the VIP."""
+    def _ftp_data(self, conn: Conn, pkt: Packet, frame: bytes, now: float, ingress: int, *,
+                  active: bool) -> Action:
+        """A data connection a control connection announced: the client opening one on the
+        VIP (227/229), or, ``active``, the real opening one to the address a PORT named."""
         svc = self.services.ftp_data(conn.vip)
+        missing = Why.NO_SESSION if active else Why.NO_SERVICE
         if svc is None or pkt.proto != TCP or not pkt.flags & SYN:
-            return Action(Verdict.DROP, Why.NO_SERVICE if svc is None else Why.NO_SESSION,
+            return Action(Verdict.DROP, missing if svc is None else Why.NO_SESSION,
                           client=self._f(frame))
-        real, binding = self._data_real(svc, conn.vip, conn.vport, now)
+        kind, key = _ftp_key(conn.cip, conn.cport) if active else _ftp_key(conn.vip, conn.vport)
+        e = self.persistence.lookup(kind, svc.pvsvc, key, now)
+        real = self.services.by_code.get(e.real) if e is not None else None
         if real is None:
-            return Action(Verdict.DROP, Why.NO_SERVICE, client=self._f(frame))
+            return Action(Verdict.DROP, missing, client=self._f(frame))
         s = self._open(conn, svc, now, ingress, established=False)
         if s is None:
             return Action(Verdict.DROP, Why.SESSION_TABLE_FULL, client=self._f(frame))
-        self._bind_data(s, svc, real, binding, now)
+        s.server_initiated = active
+        self._bind_data(s, svc, real, (kind, svc.pvsvc, key), now)
+        if active:
+            s.unbound = False
+            return self._to_client(s, pkt, frame)
         return self._to_real(s, pkt, frame)
-
-    def _ftp_active_data(self, conn: Conn, pkt: Packet, frame: bytes, now: float) -> Action:
-        """The real opening an active-mode data connection to the address a PORT named."""
-        svc = self.services.ftp_data(conn.vip)
-        if svc is None or pkt.proto != TCP or not pkt.flags & SYN:
-            return Action(Verdict.DROP, Why.NO_SESSION, client=self._f(frame))
-        real, binding = self._data_real(svc, conn.cip, conn.cport, now)
-        if real is None:
-            return Action(Verdict.DROP, Why.NO_SESSION, client=self._f(frame))
-        s = self._open(conn, svc, now, self.ingress, established=False)
-        if s is None:
-            return Action(Verdict.DROP, Why.SESSION_TABLE_FULL, client=self._f(frame))
-        s.server_initiated = True
-        self._bind_data(s, svc, real, binding, now)
-        s.unbound = False
-        return self._to_client(s, pkt, frame)
 
     def _bind_data(self, s: Session, svc: ServiceView, real: RealView, binding,
                    now: float) -> None:
@@ -826,6 +802,11 @@ _MAINT_FIELD = {
     Why.NOT_IP: "non_ip_frames", Why.MPLS: "non_ip_frames", Why.NOT_TCP_UDP: "non_tcp_ip_frames",
     Why.NO_SERVICE: "incorrect_vports", Why.VIP_DISABLED: "vip_not_up_drops",
 }
+
+
+def _ftp_key(addr: bytes, port: int) -> tuple[KeyKind, bytes]:
+    """The persistence key of an announced FTP data endpoint."""
+    return (KeyKind.FTP if len(addr) == 4 else KeyKind.FTP6), addr + port.to_bytes(2, "big")
 
 
 def _rewrite_lines(data: bytes, vip: bytes) -> bytes:
