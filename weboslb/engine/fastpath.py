@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from weboslb._native import ffi, lib
 from weboslb.engine.events import Conn
-from weboslb.proto.cdecode import _bytes_in, _column, _first_bad_frame, _link
+from weboslb.proto.cdecode import _first_bad_frame, _frames_in, _link
 from weboslb.proto.packet import Link
 from weboslb.table.contract import HashFn, check_int
 
@@ -255,13 +255,7 @@ class FlowCache:
         """Decide the frames ``buf[offsets[i]:offsets[i] + lengths[i]]`` seen at ``times[i]``
         in one C call.  offsets / lengths / times are read in place when they are
         array('Q') / array('I') / array('d') (or buffers of those C types), else copied."""
-        cbuf = _bytes_in("buf", buf)
-        offs, n = _column("offsets", offsets, "Q")
-        caps, n_caps = _column("lengths", lengths, "I")
-        if n != n_caps:
-            raise ValueError(f"lengths: {n_caps} values for {n} offsets")
-        if n >= 2**32:
-            raise ValueError(f"{n} frames: at most 2**32 - 1 per batch")
+        cbuf, offs, caps, n = _frames_in(buf, offsets, lengths)
         ts = _times(times, n)
         out = ffi.new("struct flow_out[]", n)
         exc = ffi.new("uint32_t[]", n)

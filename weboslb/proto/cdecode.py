@@ -87,6 +87,18 @@ def _link(link) -> int:
     return int(link)
 
 
+def _frames_in(buf, offsets, lengths):
+    """The C views of a batch of frames (buffer, offsets, lengths) and its size, checked."""
+    cbuf = _bytes_in("buf", buf)
+    offs, n = _column("offsets", offsets, "Q")
+    caps, n_caps = _column("lengths", lengths, "I")
+    if n != n_caps:
+        raise ValueError(f"{n} offsets but {n_caps} lengths")
+    if n >= 2**32:
+        raise ValueError(f"{n} frames: at most 2**32 - 1 per call")
+    return cbuf, offs, caps, n
+
+
 def _first_bad_frame(offsets, lengths, buflen: int) -> str:
     for i, (off, cap) in enumerate(zip(offsets, lengths)):
         if off > buflen or cap > buflen - off:
@@ -102,13 +114,7 @@ def decode_many(buf, offsets: Sequence[int], lengths: Sequence[int],
     any buffer of those C types), otherwise copied.  ``out`` may be a ``struct fr_pkt[]``
     from an earlier call to reuse; the result is that array (or a new one) of len(offsets)
     records."""
-    cbuf = _bytes_in("buf", buf)
-    offs, n = _column("offsets", offsets, "Q")
-    caps, n_caps = _column("lengths", lengths, "I")
-    if n != n_caps:
-        raise ValueError(f"{n} offsets but {n_caps} lengths")
-    if n >= 2**32:
-        raise ValueError(f"{n} frames: at most 2**32 - 1 per call")
+    cbuf, offs, caps, n = _frames_in(buf, offsets, lengths)
     if out is None:
         out = ffi.new("struct fr_pkt[]", n)
     elif not (isinstance(out, ffi.CData) and ffi.typeof(out).kind == "array"
