@@ -14,6 +14,7 @@ class UsageError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     from weboslb.bench import cli as bench_cli
     from weboslb.config import cli as config_cli
+    from weboslb.io import cli as io_cli
 
     parser = argparse.ArgumentParser(
         prog="weboslb",
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     bench_cli.add_parser(sub)
     config_cli.add_parser(sub)
+    io_cli.add_parser(sub)
     return parser
 
 

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from weboslb.config import files
 from weboslb.config.diag import Loaded, Problem
 from weboslb.config.model import Config
-from weboslb.config.store import Store
 
 _DESCRIPTION = """\
 Configurations are YAML files (configs/*.yaml) or Alteon /cfg/dump scripts; the format comes
@@ -74,11 +73,7 @@ def run_check(args) -> int:
     failed = False
     for name in args.files:
         loaded = _load(name, args.format)
-        problems = list(loaded.problems)
-        if loaded.config is not None:
-            store = Store(Config())
-            store.pending = loaded.config
-            problems += [loaded.locate(p) for p in store.apply()]
+        config, problems = files.applied(loaded)
         _print(problems, name, args.quiet)
         errors = sum(p.error for p in problems)
         if loaded.config is None:
@@ -88,7 +83,7 @@ def run_check(args) -> int:
             failed = True
             print(f"{name}: {errors} error{'s' * (errors != 1)}")
         elif not args.quiet:
-            print(f"{name}: ok ({summary(store.applied)})")
+            print(f"{name}: ok ({summary(config)})")
     return 1 if failed else 0
 
 

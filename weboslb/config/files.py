@@ -5,14 +5,14 @@ switch and the console load their configs through it.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 
 from weboslb.config import dump, yamlio
 from weboslb.config.diag import Loaded, Problem
 from weboslb.config.model import Config
+from weboslb.config.store import Store
+from weboslb.io import atomic
 
 FORMATS = ("yaml", "dump")
 _EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".cfg": "dump", ".dump": "dump",
@@ -51,17 +51,21 @@ def load(path: str | Path, fmt: str | None = None) -> Loaded:
     return parse(text, fmt or format_of(path) or sniff(text))
 
 
+def applied(loaded: Loaded) -> tuple[Config | None, list[Problem]]:
+    """Validate a loaded config as ``apply`` would: the running config (None when anything
+    is wrong) and every problem, located in the file."""
+    problems = list(loaded.problems)
+    if loaded.config is None:
+        return None, problems
+    store = Store(Config())
+    store.pending = loaded.config
+    problems += [loaded.locate(p) for p in store.apply()]
+    return (None if any(p.error for p in problems) else store.applied), problems
+
+
 def write_text(path: str | Path, text: str) -> None:
     """Replace ``path`` atomically, so a failed write never leaves half a config."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, text)
 
 
 def default_text() -> str:

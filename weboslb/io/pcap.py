@@ -10,6 +10,8 @@ import os
 import struct
 from typing import TYPE_CHECKING, NamedTuple
 
+from weboslb.io.atomic import create_beside
+
 if TYPE_CHECKING:
     from weboslb.io.capture import Columns
 
@@ -147,7 +149,7 @@ class PcapWriter:
         self.frames = 0
         self._units = 1_000_000_000 if nanosecond else 1_000_000
         self._record = struct.Struct("<IIII")
-        fd, self._tmp = _create_beside(self.path)
+        fd, self._tmp = create_beside(self.path)
         self._fh = os.fdopen(fd, "wb", buffering=buffering)
         magic = 0xA1B23C4D if nanosecond else 0xA1B2C3D4
         self._fh.write(struct.pack("<IHHiIII", magic, 2, 4, 0, 0, snaplen, self.link))
@@ -191,19 +193,3 @@ class PcapWriter:
             self.close()
         else:
             self.abort()
-
-
-def _create_beside(path: str) -> tuple[int, str]:
-    """A new temporary file in ``path``'s directory, so that a rename replaces ``path``.
-
-    Created with mode 0666 less the umask, as the target itself would be (mkstemp's 0600
-    would survive the rename).
-    """
-    directory, name = os.path.split(os.path.abspath(path))
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    while True:
-        tmp = os.path.join(directory, f".{name}.{os.urandom(4).hex()}.tmp")
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
