@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     from weboslb.bench import cli as bench_cli
     from weboslb.config import cli as config_cli
     from weboslb.io import cli as io_cli
+    from weboslb.io import demo as demo_cli
     from weboslb.io import extract as extract_cli
 
     parser = argparse.ArgumentParser(
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_cli.add_parser(sub)
     io_cli.add_parser(sub)
     extract_cli.add_parser(sub)
+    demo_cli.add_parser(sub)
     return parser
 
 

@@ -7,10 +7,12 @@ from array import array
 
 import pytest
 
-from tests.engine.net import Flow, http_request, http_response, tls_hello, udp
-from tests.engine.test_samples import TLS, flows, frames, need, switch_for, truth
+from tests.engine.net import Flow, config, http_request, http_response, tls_hello, udp
 from tests.engine.test_switch import VIP, make
+from tests.io.test_replay_samples import TLS, config_for, flows
+from tests.proto.samples import frames, need, truth
 from weboslb.engine.events import Verdict
+from weboslb.engine.switch import Switch
 
 
 def batch_of(frame_list: list[bytes]):
@@ -89,7 +91,8 @@ def test_fast_and_slow_paths_agree_on_real_captures(name):
     items = list(frames(name))
     results = []
     for fastpath in (True, False):
-        sw = switch_for(servers, "{group: 1, pbind: sslid}")
+        sw = Switch(config(config_for(dict.fromkeys(servers, "{group: 1, pbind: sslid}"))),
+                    seed=bytes(16))
         if not fastpath:
             sw.fast = None
         verdicts, reals = [], []

@@ -1,8 +1,9 @@
 """The session table: one entry per connection through a virtual service, aged on the
 virtual clock by two periodic sweeps as Web OS does.
 
-* The fast sweep (every ``1 << fastage`` seconds) removes closed connections and half-open
-  ones that never completed (after ``HALF_OPEN_SWEEPS`` fast periods).
+* The fast sweep (every ``1 << fastage`` seconds) removes connections closed at least a
+  period ago (the last ACK of a FIN exchange still finds its session) and half-open ones
+  that never completed (after ``HALF_OPEN_SWEEPS`` fast periods).
 * The slow sweep (every ``120 << slowage`` seconds) removes connections idle past their
   timeout: the real's ``tmout`` once bound, the service's before.
 So nothing outlives its timeout by more than one sweep period.
@@ -136,7 +137,9 @@ class SessionTable:
         out = []
         for s in self.by_conn.values():
             if s.state is TcpState.CLOSED:
-                out.append(s)
+                # a fast period's grace, for the last ACK of a FIN exchange
+                if now - s.last >= self.fast_period:
+                    out.append(s)
             elif s.state is TcpState.HALF_OPEN and now - s.last >= half_open_age:
                 out.append(s)
             elif slow and now - s.last >= s.timeout:

@@ -435,6 +435,7 @@ class Switch:
                     binding = None
             elif svc.cookie in ("insert", "rewrite") or svc.urlhash:
                 persist = Persist.NEW  # the switch issues the binding: cookie or hash
+                self.counts["persistence new " + svc.pbind_name] += 1
         self._attach(s, svc, chosen, now, persist=persist, key_text=key_text,
                      binding=binding, via=via)
         return True
