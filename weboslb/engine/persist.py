@@ -1,5 +1,6 @@
 """The switch's persistence bindings: one C table per key kind, created when a service first
-needs it, and the ``c:#`` count of live sessions using each binding.
+needs it, and the ``c:#`` count of live sessions using each binding (read from the sessions
+themselves, so it has no state of its own to keep in step).
 
 Every entry here is persistent (flagged for the mirror): Web OS keeps in its table exactly the
 bindings stateful failover mirrors — client IP, passive cookie, SSL session ID, FTP data
@@ -7,8 +8,9 @@ expectation (ref §5.3).  Insert and rewrite cookies and URL hashing keep nothin
 """
 from __future__ import annotations
 
+from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from weboslb.table import PersistTable
 from weboslb.table.contract import Entry, KeyKind, Policy, Status
@@ -21,19 +23,48 @@ class Persistence:
     def __init__(self, capacity: int = DEFAULT_CAPACITY, *, seed: bytes | None = None) -> None:
         self.capacity = capacity
         self.seed = seed
-        self.tables: dict[KeyKind, PersistTable] = {}
-        self.users: Counter[tuple[KeyKind, int, bytes]] = Counter()
+        self._tables: dict[KeyKind, PersistTable] = {}
+        # 1 at a kind's C id once its table is in use: the C fast path marks it too when it
+        # binds first (tables it may bind in are made in advance, by ``prepare``)
+        self.used = array("B", bytes(8))
         self.alloc_failures = 0
+        self._bindings: Callable[[], Iterable[tuple | None]] | None = None
+
+    @property
+    def tables(self) -> dict[KeyKind, PersistTable]:
+        """The tables in use, by key kind."""
+        used = self.used
+        return {k: t for k, t in self._tables.items() if used[k.cid]}
 
     def table(self, kind: KeyKind) -> PersistTable:
-        t = self.tables.get(kind)
+        t = self._tables.get(kind)
         if t is None:
-            t = self.tables[kind] = PersistTable(kind, self.capacity, policy=Policy.REFUSE,
-                                                 seed=self.seed)
+            t = self._tables[kind] = PersistTable(kind, self.capacity, policy=Policy.REFUSE,
+                                                  seed=self.seed)
+        self.used[kind.cid] = 1
         return t
 
+    def prepare(self, kind: KeyKind) -> PersistTable:
+        """The table of a kind, made now if need be but not in use until a first binding."""
+        t = self._tables.get(kind)
+        if t is None:
+            t = self._tables[kind] = PersistTable(kind, self.capacity, policy=Policy.REFUSE,
+                                                  seed=self.seed)
+        return t
+
+    def users_from(self, bindings: Callable[[], Iterable[tuple | None]]) -> None:
+        """Where the live sessions' bindings ((kind, vsvc, key) or None each) are read."""
+        self._bindings = bindings
+
+    @property
+    def users(self) -> Counter[tuple[KeyKind, int, bytes]]:
+        """Live sessions using each binding: the session dump's ``c:#``."""
+        if self._bindings is None:
+            return Counter()
+        return Counter(b for b in self._bindings() if b is not None)
+
     def lookup(self, kind: KeyKind, vsvc: int, key: bytes, now: float) -> Entry | None:
-        t = self.tables.get(kind)
+        t = self._tables.get(kind) if self.used[kind.cid] else None
         return t.lookup(key, vsvc=vsvc, now=int(now)) if t is not None else None
 
     def touch(self, kind: KeyKind, vsvc: int, key: bytes, now: float, e: Entry) -> None:
@@ -62,15 +93,8 @@ class Persistence:
         return sum(t.expire(int(now), max_work) for t in self.tables.values())
 
     def clear(self) -> None:
-        for t in self.tables.values():
+        for t in self._tables.values():
             t.clear()
-        self.users.clear()
-
-    def use(self, kind: KeyKind, vsvc: int, key: bytes, delta: int) -> None:
-        k = (kind, vsvc, key)
-        self.users[k] += delta
-        if self.users[k] <= 0:
-            del self.users[k]
 
     def __len__(self) -> int:
         return sum(len(t) for t in self.tables.values())
@@ -81,6 +105,7 @@ class Persistence:
                 yield kind, e
 
     def close(self) -> None:
-        for t in self.tables.values():
+        for t in self._tables.values():
             t.close()
-        self.tables.clear()
+        self._tables.clear()
+        self.used = array("B", bytes(8))

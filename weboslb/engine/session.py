@@ -7,10 +7,15 @@ virtual clock by two periodic sweeps as Web OS does.
 * The slow sweep (every ``120 << slowage`` seconds) removes connections idle past their
   timeout: the real's ``tmout`` once bound, the service's before.
 So nothing outlives its timeout by more than one sweep period.
+
+Every session gets a serial number when it opens, from one counter (an array the C fast path
+also draws from): a sweep closes what it found stale in serial order, whichever side holds
+the sessions.
 """
 from __future__ import annotations
 
 import enum
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -71,6 +76,8 @@ class Session:
     parsed: object = None  # the first request as delayed binding read it (l7.Request)
     packets: int = 0
     octets: int = 0
+    serial: int = 0  # opening order, switch-wide
+    held: bool = False  # the C fast path has its entry (it knows the connection is ours)
 
     @property
     def flags(self) -> str:
@@ -87,6 +94,7 @@ class SessionTable:
         self.slow_period = float(120 << slowage)
         self.limit = limit
         self.by_conn: dict[Conn, Session] = {}
+        self.serials = array("q", [0])  # the last serial number given
         self._next_fast: float | None = None
         self._next_slow: float | None = None
         self.highest = 0
@@ -100,11 +108,17 @@ class SessionTable:
     def get(self, conn: Conn) -> Session | None:
         return self.by_conn.get(conn)
 
+    def next_serial(self) -> int:
+        n = self.serials[0] + 1
+        self.serials[0] = n
+        return n
+
     def add(self, s: Session) -> bool:
-        if len(self.by_conn) >= self.limit:
+        if len(self) >= self.limit:
             return False
+        s.serial = self.next_serial()
         self.by_conn[s.conn] = s
-        self.highest = max(self.highest, len(self.by_conn))
+        self.highest = max(self.highest, len(self))
         return True
 
     def remove(self, s: Session) -> None:
@@ -144,9 +158,14 @@ class SessionTable:
                 out.append(s)
             elif slow and now - s.last >= s.timeout:
                 out.append(s)
+        out.sort(key=_serial)
         return out
 
     def clear(self) -> list[Session]:
         gone = list(self.by_conn.values())
         self.by_conn.clear()
         return gone
+
+
+def _serial(s: Session) -> int:
+    return s.serial

@@ -19,6 +19,8 @@ Choices where the sources are silent [I]:
 from __future__ import annotations
 
 import math
+from array import array
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
 from weboslb.config.model import Id
@@ -116,6 +118,115 @@ class VirtStats:
 
     def clear(self) -> None:
         for row in self.reals.values():
+            row.clear()
+
+
+class SessionRows:
+    """Many ``Sessions`` rows in shared columns: the live counters of the reals (and of each
+    virtual server's reals).  The C fast path updates the same arrays through pointers
+    (``ffi.from_buffer``), so a session opened in C and one opened by the slow path count in
+    one place; a row reads as a ``Sessions`` snapshot.  ``used`` marks the rows ever touched
+    (a virtual server shows a row for each real it has served)."""
+
+    __slots__ = ("current", "total", "highest", "octets", "used")
+
+    def __init__(self, n: int) -> None:
+        zeros = bytes(8 * n)
+        self.current = array("q", zeros)
+        self.total = array("q", zeros)
+        self.highest = array("q", zeros)
+        self.octets = array("q", zeros)
+        self.used = array("B", bytes(n))
+
+    def __len__(self) -> int:
+        return len(self.used)
+
+    def opened(self, i: int) -> None:
+        cur = self.current[i] + 1
+        self.current[i] = cur
+        self.total[i] += 1
+        if cur > self.highest[i]:
+            self.highest[i] = cur
+        self.used[i] = 1
+
+    def closed(self, i: int) -> None:
+        self.current[i] = max(0, self.current[i] - 1)  # a close never seen open: not negative
+        self.used[i] = 1
+
+    def add_octets(self, i: int, n: int) -> None:
+        self.used[i] = 1
+        if n > 0:
+            self.octets[i] += n
+
+    def row(self, i: int) -> Sessions:
+        return Sessions(self.current[i], self.total[i], self.highest[i], self.octets[i])
+
+    def set_row(self, i: int, row: Sessions, used: bool = True) -> None:
+        self.current[i], self.total[i] = row.current, row.total
+        self.highest[i], self.octets[i] = row.highest, row.octets
+        self.used[i] = used
+
+    def clear(self, i: int) -> None:
+        """``/stats/slb/clear`` for one row: counters go, the current-sessions gauge stays."""
+        self.total[i] = self.octets[i] = 0
+        self.highest[i] = self.current[i]
+
+
+class VirtRows:
+    """``/stats/slb/virt <n>`` over shared rows: the live counterpart of ``VirtStats`` (same
+    methods and properties) for a virtual server whose reals are rows ``base + slot`` of
+    ``rows``; ``slots`` maps real ids to slots.  Rows of reals no longer configured are kept
+    in ``extra`` (as ``VirtStats`` keeps them)."""
+
+    __slots__ = ("base", "extra", "rows", "slots")
+
+    def __init__(self, rows: SessionRows, base: int, slots: Mapping[Id, int],
+                 extra: dict[Id, Sessions] | None = None) -> None:
+        self.rows, self.base, self.slots = rows, base, slots
+        self.extra = extra if extra is not None else {}
+
+    def _i(self, real: Id) -> int | None:
+        slot = self.slots.get(real)
+        return None if slot is None else self.base + slot
+
+    def opened(self, real: Id) -> None:
+        i = self._i(real)
+        if i is None:
+            self.extra.setdefault(real, Sessions()).opened()
+        else:
+            self.rows.opened(i)
+
+    def closed(self, real: Id) -> None:
+        i = self._i(real)
+        if i is None:
+            self.extra.setdefault(real, Sessions()).closed()
+        else:
+            self.rows.closed(i)
+
+    def add_octets(self, real: Id, n: int) -> None:
+        i = self._i(real)
+        if i is None:
+            self.extra.setdefault(real, Sessions()).add_octets(n)
+        else:
+            self.rows.add_octets(i, n)
+
+    @property
+    def reals(self) -> dict[Id, Sessions]:
+        """A snapshot row for each real this virtual server has served."""
+        rows, base = self.rows, self.base
+        out = {rid: rows.row(base + slot) for rid, slot in self.slots.items()
+               if rows.used[base + slot]}
+        out.update((rid, replace(row)) for rid, row in self.extra.items() if rid not in out)
+        return out
+
+    @property
+    def totals(self) -> Sessions:  # the "<vip> ..." last line
+        return _totals(self.reals)
+
+    def clear(self) -> None:
+        for slot in self.slots.values():
+            self.rows.clear(self.base + slot)
+        for row in self.extra.values():
             row.clear()
 
 

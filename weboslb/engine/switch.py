@@ -25,7 +25,7 @@ from weboslb.engine.fastpath import NO_REAL, FlowCache
 from weboslb.engine.persist import DEFAULT_CAPACITY, Persistence
 from weboslb.engine.services import PORT_9_SP, RealView, Services, ServiceView
 from weboslb.engine.session import Session, SessionTable, TcpState
-from weboslb.engine.stats import Layer7Stats, MaintStats, VirtStats
+from weboslb.engine.stats import Layer7Stats, MaintStats, SessionRows, VirtRows, VirtStats
 from weboslb.engine.vma import DamPorts, Matrix
 from weboslb.proto import frame as framing
 from weboslb.proto import ftp, http, rewrite
@@ -66,7 +66,7 @@ class Action:
 class Switch:
     def __init__(self, config: Config, *, capacity: int = DEFAULT_CAPACITY,
                  seed: bytes | None = None, ingress: int = 1, frames: bool = False,
-                 fastpath: bool = True, flows: int = DEFAULT_FLOWS) -> None:
+                 fastpath: bool = True, flows: int = DEFAULT_FLOWS, events: bool = True) -> None:
         self.persistence = Persistence(capacity, seed=seed)
         # the C fast path forwards established connections; with frames=True every frame
         # must be rewritten, which only the slow path does
@@ -75,15 +75,19 @@ class Switch:
         self.ingress = ingress
         self.frames = frames
         self.events: list[Event] = []
+        self.want_events = events  # False: only counts (a summary-only replay)
+        self.connections = 0  # sessions opened, whether or not events are kept
         self.why: Counter[Why] = Counter()
         self.verdicts: Counter[Verdict] = Counter()
         self.counts: Counter[str] = Counter()  # persistence new/hit by pbind, and the like
         self.maint = MaintStats()
         self.layer7 = Layer7Stats()
-        self.virts: dict[Id, VirtStats] = {}
+        self.virts: dict[Id, VirtRows | VirtStats] = {}
+        self.virt_rows = SessionRows(0)
         self.farm: Farm | None = None
         self.sessions: SessionTable | None = None
         self.apply(config)
+        self.persistence.users_from(lambda: (s.binding for s in self.sessions))
 
     # ---- configuration --------------------------------------------------------------------
 
@@ -104,14 +108,39 @@ class Switch:
         if self.sessions is None:
             self.sessions = SessionTable(fastage=adv.fastage, slowage=adv.slowage)
             self.maint.maximum_sessions = self.sessions.limit
-        for vid in config.slb.virt:
-            self.virts.setdefault(vid, VirtStats())
+        self._virt_rows(config)
         if self.fast is not None:
             self.fast.clear()  # bindings may have moved: sessions go fast again when eligible
             for s in self.sessions:
                 s.fast = False
                 self._dirty.append(s)
             self.fast.set_vips(self.services.vips)
+
+    def _virt_rows(self, config: Config) -> None:
+        """The virtual servers' per-real rows, laid out anew (one block of real slots a
+        virtual server); rows that stay keep their counts, the others become plain records."""
+        slots = self.farm.real_slots()
+        rows = SessionRows(len(config.slb.virt) * len(slots))
+        old = self.virts
+        virts: dict[Id, VirtRows | VirtStats] = {}
+        for vslot, vid in enumerate(config.slb.virt):
+            view = VirtRows(rows, vslot * len(slots), slots)
+            prev = old.get(vid)
+            if prev is not None:
+                for rid, row in prev.reals.items():
+                    if rid in slots:
+                        rows.set_row(view.base + slots[rid], row)
+                    else:
+                        view.extra[rid] = row
+            virts[vid] = view
+        for vid, prev in old.items():  # virtual servers no longer configured keep their page
+            if vid not in virts:
+                virts[vid] = VirtStats(prev.reals)
+        self.virts, self.virt_rows = virts, rows
+
+    def _event(self, event: Event) -> None:
+        if self.want_events:
+            self.events.append(event)
 
     # ---- the packet path ------------------------------------------------------------------
 
@@ -290,7 +319,9 @@ class Switch:
         self.maint.current_sessions = len(self.sessions)
         if s.state is TcpState.HALF_OPEN:
             self.layer7.half_open += 1
-        self.events.append(Opened(now, conn, sp))
+        self.connections += 1
+        if self.want_events:
+            self.events.append(Opened(now, conn, sp))
         return s
 
     def _client_packet(self, s: Session, pkt: Packet, frame: bytes, now: float) -> Action:
@@ -473,14 +504,13 @@ class Switch:
             port = self.dam_ports.allocate(s.sp, s.conn.cip, real.rip, svc.rport)
             if port is not None:
                 s.pport = port
-        if binding is not None:
-            self.persistence.use(*binding, 1)
         s.ftp_control = svc.ftp and s.conn.vport == svc.vport and not s.server_initiated
         s.watch = self._watch(svc)
         self.farm.opened(rid, now)
         self.virts[svc.virt].opened(rid)
-        self.events.append(Bound(now, s.conn, svc.virt, rid, real.rip, svc.rport,
-                                 s.pbind, key_text, persist, via))
+        if self.want_events:
+            self.events.append(Bound(now, s.conn, svc.virt, rid, real.rip, svc.rport,
+                                     s.pbind, key_text, persist, via))
 
     def _watch(self, svc: ServiceView) -> int:
         """How many responses the switch must look into: the ServerHello, the first N for a
@@ -494,7 +524,7 @@ class Switch:
         return 0
 
     def _refuse(self, s: Session, pkt: Packet, frame: bytes, now: float) -> Action:
-        self.events.append(Refused(now, s.conn, Why.NO_REAL))
+        self._event(Refused(now, s.conn, Why.NO_REAL))
         self.layer7.client_resets += pkt.proto == TCP
         self._close(s, now, "reset", "rst")
         if pkt.proto != TCP:
@@ -648,7 +678,7 @@ class Switch:
         if self.persistence.bind(kind, svc.pvsvc, key, real=real.code, now=now,
                                  timeout=svc.ptmout, sp=PORT_9_SP):
             self.counts["persistence new " + svc.pbind_name] += 1
-            self.events.append(Learned(now, s.conn, svc.pbind_name, text, s.real))
+            self._event(Learned(now, s.conn, svc.pbind_name, text, s.real))
             if s.persist is Persist.NONE:
                 s.persist = Persist.NEW
                 s.key = s.key or text
@@ -767,14 +797,13 @@ class Switch:
             if self.dam and s.pport != s.conn.cport:
                 self.dam_ports.release(s.conn.cip, s.pport, s.rip, s.rport)
             if s.binding is not None:
-                self.persistence.use(*s.binding, -1)
                 kind, vsvc, key = s.binding
                 e = self.persistence.lookup(kind, vsvc, key, now)
                 if e is not None:  # the binding lives ptmout past its last connection
                     self.persistence.touch(kind, vsvc, key, now, e)
         elif s.unbound and why == "aged":
             self.layer7.aged_dbind_sessions += 1
-        self.events.append(Closed(now, s.conn, state, why))
+        self._event(Closed(now, s.conn, state, why))
 
     def clear_sessions(self, now: float) -> int:
         """``/oper/slb/clear``: drop every session (bindings stay)."""
