@@ -17,33 +17,30 @@
  * that, decide with both in cache.  The decision stage runs in frame order, so the generation
  * mark an exception leaves is seen by every later frame of that connection.
  */
-#include "flow.h"
+#include "flow_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "decode_inl.h"
-#include "keyhash.h"
 #include "mem.h"
 
-/* A macro, not a static function: gcc 12 drops calls to a function whose body is only a
- * prefetch (it sees no side effect). */
-#define PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
-#define HOT static inline __attribute__((always_inline))
+#define PREFETCH FLOW_PREFETCH
+#define HOT FLOW_HOT
 
 enum {
-    KEY_BYTES = 40,
-    IDX_BITS = 25,          /* entry number + 1 <= FLOW_CAPACITY_MAX < 2^IDX_BITS */
+    KEY_BYTES = FLOW_KEY_BYTES,
+    IDX_BITS = FLOW_IDX_BITS,
     PIPE_A = 16,            /* frames between hashing and reading the index line */
     PIPE_B = 8,             /* frames between reading the index and deciding */
     RING = 32,              /* >= PIPE_A + PIPE_B + 1, a power of two */
     AHEAD = 8,              /* frames between the prefetch of a frame's headers and its decode */
     TCP_END = 0x07,         /* FIN | SYN | RST: the slow path's business */
-    HASH_SIPHASH = 1,       /* enum pst_hash numbers */
-    HASH_AES = 2
+    HASH_SIPHASH = FLOW_HASH_SIPHASH,
+    HASH_AES = FLOW_HASH_AES
 };
 
-#define IDX_MASK ((((uint64_t)1) << IDX_BITS) - 1)
+#define IDX_MASK FLOW_IDX_MASK
 
 _Static_assert(sizeof(struct flow_key) == KEY_BYTES, "flow_key must stay 40 bytes");
 _Static_assert(FLOW_CAPACITY_MAX < (1 << IDX_BITS), "entry numbers must fit IDX_BITS");
@@ -55,45 +52,6 @@ _Static_assert(SAME_REASON(NOT_IP) && SAME_REASON(MPLS) && SAME_REASON(FRAGMENT)
                SAME_REASON(BAD_L4_HEADER) && SAME_REASON(IPV6_EXT_LIMIT) &&
                SAME_REASON(UNKNOWN_LINK), "Why and fr_reason disagree");
 
-typedef struct {
-    struct flow_key key;    /* key.family == 0 marks a free entry */
-    uint32_t gen;           /* the batch that last handed this flow to the slow path */
-    uint16_t real;
-    uint8_t flags;
-    uint8_t reserved;
-    double last;
-    uint64_t packets[2];    /* free entries: packets[0] = next free entry number + 1 */
-    uint64_t octets[2];
-    uint64_t untaken;
-} ent_t;
-
-_Static_assert(sizeof(ent_t) == 96, "an entry must stay 96 bytes");
-
-typedef struct {
-    uint64_t w[2];
-    uint64_t family;        /* 0: empty slot */
-} vip_t;
-
-struct flow_table {
-#if PST_HAVE_AES
-    aes_keys aes;           /* first: calloc's 16-byte alignment suits the vector keys */
-#endif
-    uint64_t seed[2];
-    uint64_t vkey[2];       /* the VIP set's hash keys */
-    uint32_t hash;
-    uint32_t gen;           /* the current (or last) batch's generation, >= 1 */
-    uint64_t capacity, imask;
-    uint64_t *index;
-    ent_t *ents;
-    size_t index_bytes, ents_bytes;
-    uint64_t hw;            /* entries [0, hw) have been handed out at least once */
-    uint64_t free_head;     /* entry number + 1 of the first free entry, 0: none */
-    uint64_t count;
-    vip_t *vips;
-    uint64_t vmask, nvips;
-    uint64_t runs, frames, fast, exceptions, passes, put_failures;
-};
-
 static int pow2(uint64_t x)
 {
     return x && !(x & (x - 1));
@@ -101,38 +59,20 @@ static int pow2(uint64_t x)
 
 /* ---- keys and the index ------------------------------------------------------------------ */
 
-HOT uint64_t hash_key(const flow_table *t, const struct flow_key *k, const int aes)
-{
-#if PST_HAVE_AES
-    if (aes)
-        return kh_aes(&t->aes, (const uint8_t *)k, KEY_BYTES, KEY_BYTES,
-                      (uint64_t)KEY_BYTES << 32);
-#else
-    (void)aes;
-#endif
-    return kh_sip(t->seed, (const uint8_t *)k, KEY_BYTES, KEY_BYTES, 0, 0);
-}
+#define hash_key flow_hash_key
+#define home_of flow_home
+#define key_eq flow_key_eq
+#define ent flow_ent
+#define find flow_find
+#define vip_hash flow_vip_hash
+#define vip_has flow_vip_has
 
-static uint64_t hash_of(const flow_table *t, const struct flow_key *k)
+uint64_t flow_hash_of(const flow_table *t, const struct flow_key *k)
 {
     return t->hash == HASH_AES ? hash_key(t, k, 1) : hash_key(t, k, 0);
 }
 
-HOT uint64_t home_of(const flow_table *t, uint64_t h)
-{
-    return (h >> IDX_BITS) & t->imask;
-}
-
-HOT int key_eq(const struct flow_key *a, const struct flow_key *b)
-{
-    uint64_t x = 0, wa, wb;
-    for (int off = 0; off < KEY_BYTES; off += 8) {
-        memcpy(&wa, (const uint8_t *)a + off, 8);
-        memcpy(&wb, (const uint8_t *)b + off, 8);
-        x |= wa ^ wb;
-    }
-    return x == 0;
-}
+#define hash_of flow_hash_of
 
 static int zeros(const uint8_t *p, size_t n)
 {
@@ -143,31 +83,14 @@ static int zeros(const uint8_t *p, size_t n)
 }
 
 /* Only canonical keys are stored, so that each connection has exactly one. */
-static int key_ok(const struct flow_key *k)
+int flow_key_ok(const struct flow_key *k)
 {
     if (k->zero != 0 || (k->family != 4 && k->family != 6))
         return 0;
     return k->family == 6 || (zeros(k->cip + 4, 12) && zeros(k->vip + 4, 12));
 }
 
-HOT ent_t *ent(const flow_table *t, uint64_t idx)
-{
-    return &t->ents[idx];
-}
-
-/* Index position of the flow, or -1; *idx gets its entry number. */
-HOT int64_t find(const flow_table *t, uint64_t h, const struct flow_key *k, uint64_t *idx)
-{
-    uint64_t pos = home_of(t, h), tag = h >> IDX_BITS, s;
-    while ((s = t->index[pos]) != 0) {
-        if ((s >> IDX_BITS) == tag && key_eq(&ent(t, (s & IDX_MASK) - 1)->key, k)) {
-            *idx = (s & IDX_MASK) - 1;
-            return (int64_t)pos;
-        }
-        pos = (pos + 1) & t->imask;
-    }
-    return -1;
-}
+#define key_ok flow_key_ok
 
 static void index_insert(flow_table *t, uint64_t h, uint64_t idx)
 {
@@ -196,30 +119,39 @@ static void index_remove(flow_table *t, uint64_t hole)
     t->index[hole] = 0;
 }
 
-/* ---- the VIP set ------------------------------------------------------------------------- */
-
-HOT uint64_t vip_hash(const flow_table *t, uint64_t w0, uint64_t w1)
+ent_t *flow_insert(flow_table *t, uint64_t h, const struct flow_key *key)
 {
-    uint64_t h = (w0 ^ t->vkey[0]) * 0x9E3779B97F4A7C15ULL;
-    h ^= (w1 ^ t->vkey[1]) * 0xC2B2AE3D27D4EB4FULL;
-    return h ^ h >> 29;
-}
-
-HOT int vip_has(const flow_table *t, uint64_t family, const uint8_t *addr)
-{
-    uint64_t w0, w1;
-    if (t->nvips == 0)
-        return 0;
-    memcpy(&w0, addr, 8);
-    memcpy(&w1, addr + 8, 8);
-    for (uint64_t pos = vip_hash(t, w0, w1) & t->vmask;; pos = (pos + 1) & t->vmask) {
-        const vip_t *v = &t->vips[pos];
-        if (v->family == 0)
-            return 0;
-        if (v->family == family && v->w[0] == w0 && v->w[1] == w1)
-            return 1;
+    uint64_t idx;
+    if (t->free_head) {
+        idx = t->free_head - 1;
+        t->free_head = ent(t, idx)->packets[0];
+    } else if (t->hw < t->capacity) {
+        idx = t->hw++;
+    } else {
+        return NULL;
     }
+    ent_t *e = ent(t, idx);
+    memset(e, 0, sizeof *e);
+    e->key = *key;
+    e->real = FLOW_NO_REAL;
+    index_insert(t, h, idx);
+    t->count++;
+    return e;
 }
+
+void flow_remove(flow_table *t, uint64_t pos, uint64_t idx)
+{
+    index_remove(t, pos);
+    ent_t *e = ent(t, idx);
+    if (e->own == OWN_C)
+        t->owned_c--;
+    memset(e, 0, sizeof *e);
+    e->packets[0] = t->free_head;
+    t->free_head = idx + 1;
+    t->count--;
+}
+
+/* ---- the VIP set ------------------------------------------------------------------------- */
 
 int flow_set_vips(flow_table *t, const uint8_t *addrs, const uint8_t *families, uint32_t n)
 {
@@ -302,45 +234,70 @@ void flow_free(flow_table *t)
     free(t);
 }
 
-/* Every flow goes (the VIP set stays). */
-void flow_clear(flow_table *t)
+/* Every flow goes (the VIP set stays); refused while the engine runs sessions here. */
+int flow_clear(flow_table *t)
 {
+    if (t->owned_c)
+        return FLOW_EOWNED;
     memset(t->index, 0, t->index_bytes);
     memset(t->ents, 0, (size_t)t->hw * sizeof *t->ents);
     t->hw = t->free_head = t->count = 0;
+    return FLOW_OK;
 }
 
 /* ---- single flows (the slow path's calls) ------------------------------------------------ */
 
+/* The slow path's entry for the key, made if need be: NULL with *rc set when it cannot be. */
+static ent_t *own_entry(flow_table *t, const struct flow_key *key, int *rc)
+{
+    uint64_t h = hash_of(t, key), idx;
+    if (find(t, h, key, &idx) >= 0) {
+        ent_t *e = ent(t, idx);
+        if (e->own == OWN_C) {
+            *rc = FLOW_EOWNED;
+            return NULL;
+        }
+        *rc = FLOW_UPDATED;
+        return e;
+    }
+    ent_t *e = flow_insert(t, h, key);
+    if (e == NULL) {
+        t->put_failures++;
+        *rc = FLOW_EFULL;
+        return NULL;
+    }
+    *rc = FLOW_CREATED;
+    return e;
+}
+
 int flow_put(flow_table *t, const struct flow_key *key, uint16_t real, uint8_t flags,
              double last)
 {
+    int rc;
     if (t == NULL || key == NULL || !key_ok(key) || real == FLOW_NO_REAL)
         return FLOW_EINVAL;
-    uint64_t h = hash_of(t, key), idx;
-    int status = FLOW_UPDATED;
-    if (find(t, h, key, &idx) < 0) {
-        if (t->free_head) {
-            idx = t->free_head - 1;
-            t->free_head = ent(t, idx)->packets[0];
-        } else if (t->hw < t->capacity) {
-            idx = t->hw++;
-        } else {
-            t->put_failures++;
-            return FLOW_EFULL;
-        }
-        ent_t *e = ent(t, idx);
-        memset(e, 0, sizeof *e);
-        e->key = *key;
-        index_insert(t, h, idx);
-        t->count++;
-        status = FLOW_CREATED;
-    }
-    ent_t *e = ent(t, idx);
+    ent_t *e = own_entry(t, key, &rc);
+    if (e == NULL)
+        return rc;
+    e->own = OWN_PY;
     e->real = real;
     e->flags = flags;
     e->last = last;
-    return status;
+    return rc;
+}
+
+int flow_hold(flow_table *t, const struct flow_key *key, double last)
+{
+    int rc;
+    if (t == NULL || key == NULL || !key_ok(key))
+        return FLOW_EINVAL;
+    ent_t *e = own_entry(t, key, &rc);
+    if (e == NULL)
+        return rc;
+    if (rc == FLOW_CREATED)
+        e->last = last;
+    e->own = OWN_HELD;
+    return rc;
 }
 
 int flow_delete(flow_table *t, const struct flow_key *key)
@@ -351,12 +308,9 @@ int flow_delete(flow_table *t, const struct flow_key *key)
     int64_t pos = key_ok(key) ? find(t, hash_of(t, key), key, &idx) : -1;
     if (pos < 0)
         return 0;
-    index_remove(t, (uint64_t)pos);
-    ent_t *e = ent(t, idx);
-    memset(e, 0, sizeof *e);
-    e->packets[0] = t->free_head;
-    t->free_head = idx + 1;
-    t->count--;
+    if (ent(t, idx)->own == OWN_C)
+        return FLOW_EOWNED;
+    flow_remove(t, (uint64_t)pos, idx);
     return 1;
 }
 
@@ -424,7 +378,7 @@ int64_t flow_iter(flow_table *t, uint64_t *cursor, struct flow_entry *out, uint3
     uint64_t c = *cursor;
     for (; c < t->hw && n < max; c++) {
         ent_t *e = ent(t, c);
-        if (e->key.family == 0)
+        if (e->key.family == 0 || e->own == OWN_C)
             continue;
         out[n].key = e->key;
         state_of(e, &out[n++].state);
@@ -509,7 +463,7 @@ HOT void stage_c(flow_table *t, const pend_t *r, double ts, uint32_t i, struct f
 {
     uint64_t idx;
     ent_t *e = find(t, r->h, &r->key, &idx) >= 0 ? ent(t, idx) : NULL;
-    if (e != NULL && e->gen != t->gen && !(r->tcp & TCP_END)) {
+    if (e != NULL && e->own == OWN_PY && e->gen != t->gen && !(r->tcp & TCP_END)) {
         *o = (struct flow_out){r->dir == FLOW_DIR_TO_REAL ? FLOW_TO_REAL : FLOW_TO_CLIENT,
                                FLOW_WHY_NONE, e->real};
         e->last = ts;
@@ -610,13 +564,15 @@ void flow_get_stats(const flow_table *t, struct flow_stats *s)
 
 int flow_check(const flow_table *t)
 {
-    uint64_t used = 0, slots = 0, freed = 0, vips = 0;
+    uint64_t used = 0, slots = 0, freed = 0, vips = 0, owned = 0;
     for (uint64_t i = 0; i < t->hw; i++) {
         const ent_t *e = ent(t, i);
         if (e->key.family == 0)
             continue;
         used++;
-        if (!key_ok(&e->key) || e->real == FLOW_NO_REAL || e->gen > t->gen)
+        owned += e->own == OWN_C;
+        if (!key_ok(&e->key) || e->own < OWN_PY || e->own > OWN_C ||
+            (e->own == OWN_PY && e->real == FLOW_NO_REAL) || e->gen > t->gen)
             return 1;
         uint64_t h = hash_of(t, &e->key), pos = home_of(t, h);
         for (;;) {              /* the probe chain from home must reach the entry, gap-free */
@@ -643,7 +599,8 @@ int flow_check(const flow_table *t)
     for (uint64_t f = t->free_head; f; f = ent(t, f - 1)->packets[0])
         if (f - 1 >= t->hw || ent(t, f - 1)->key.family != 0 || ++freed > t->hw)
             return 5;
-    if (used != t->count || slots != t->count || used + freed != t->hw || t->hw > t->capacity)
+    if (used != t->count || slots != t->count || used + freed != t->hw || t->hw > t->capacity ||
+        owned != t->owned_c)
         return 6;
     for (uint64_t pos = 0; t->vips && pos <= t->vmask; pos++) {
         const vip_t *v = &t->vips[pos];

@@ -6,11 +6,12 @@
  * so it holds plain declarations only: constants are enums, never macros.
  *
  * A flow is a connection as the client side sees it (proto, family, client address and port,
- * VIP and vport).  The slow path puts a flow when its session may go fast and deletes it when
- * that stops; flow_run() then decides, per frame of a batch:
+ * VIP and vport).  The slow path puts a flow when its session may go fast, holds it when it
+ * must see every frame, and deletes it when the session ends; flow_run() then decides, per
+ * frame of a batch (eng.h runs whole connections over the same table, one frame at a time):
  *   not decodable            -> PASS, why = the decoder's reason (numbers shared with Why)
  *   neither address a VIP    -> PASS, why = NOT_VIP
- *   a flow, no SYN/FIN/RST   -> TO_REAL (to the VIP) or TO_CLIENT (from it), and the flow's
+ *   a put flow, no SYN/FIN/RST -> TO_REAL (to the VIP) or TO_CLIENT (from it), and the flow's
  *                               last/packets/octets are updated
  *   anything else            -> an exception: verdict 0, its index appended to exc[].  A flow
  *                               that had one is marked with the batch's generation, so every
@@ -66,7 +67,8 @@ enum flow_err {
     FLOW_EINVAL = -2,   /* bad argument: NULL array, capacity, hash, key, real code */
     FLOW_ERANGE = -3,   /* flow_run: a frame (off, caplen) that does not lie inside the buffer */
     FLOW_ENOMEM = -4,
-    FLOW_EFULL = -5     /* flow_put: the cache is full; the session stays on the slow path */
+    FLOW_EFULL = -5,    /* flow_put: the cache is full; the session stays on the slow path */
+    FLOW_EOWNED = -6    /* the engine runs that connection itself (eng.h): not the caller's */
 };
 
 enum flow_status {
@@ -131,17 +133,23 @@ struct flow_stats {
  * has it).  Memory is allocated and faulted in here, never on the packet path. */
 int flow_new(uint64_t capacity, uint64_t seed0, uint64_t seed1, uint32_t hash, flow_table **out);
 void flow_free(flow_table *t);
-void flow_clear(flow_table *t);
+/* Every flow goes (the VIP set stays); FLOW_EOWNED while the engine runs sessions here. */
+int flow_clear(flow_table *t);
 
 /* Replaces the VIP set: n addresses of 16 bytes each (IPv4 in the first 4, the rest zero),
  * families[i] 4 or 6.  Duplicates are fine.  On error the old set stays. */
 int flow_set_vips(flow_table *t, const uint8_t *addrs, const uint8_t *families, uint32_t n);
 
-/* Creates the flow (zero counters) or updates an existing one's real, flags and last.
- * Returns FLOW_CREATED, FLOW_UPDATED, FLOW_EFULL or FLOW_EINVAL. */
+/* Creates the flow (zero counters) or updates an existing one's real, flags and last: the
+ * fast path forwards its frames.  Returns FLOW_CREATED, FLOW_UPDATED, FLOW_EFULL,
+ * FLOW_EOWNED or FLOW_EINVAL. */
 int flow_put(flow_table *t, const struct flow_key *key, uint16_t real, uint8_t flags,
              double last);
-/* 1: deleted, 0: there was no such flow. */
+/* Holds the connection for the slow path: every frame of it is an exception (and the engine
+ * never opens it itself).  A new entry takes `last`; an existing one keeps its state.
+ * Returns FLOW_CREATED, FLOW_UPDATED, FLOW_EFULL, FLOW_EOWNED or FLOW_EINVAL. */
+int flow_hold(flow_table *t, const struct flow_key *key, double last);
+/* 1: deleted, 0: there was no such flow, FLOW_EOWNED: the engine's. */
 int flow_delete(flow_table *t, const struct flow_key *key);
 
 /* n keys at once: found[i] 1 and out[i] its state, or found[i] 0 and out[i] zeroed.
@@ -152,8 +160,9 @@ int64_t flow_get_many(const flow_table *t, const struct flow_key *keys, uint32_t
  * many were found. */
 int64_t flow_take_many(flow_table *t, const struct flow_key *keys, uint32_t n,
                        uint64_t *octets);
-/* Up to max flows from *cursor on (0 to start; advanced); take: zero each one's untaken
- * octets after reading them.  Returns the number written; 0 once the cursor has passed the end. */
+/* Up to max of the slow path's flows from *cursor on (0 to start; advanced); take: zero each
+ * one's untaken octets after reading them.  Returns the number written; 0 once the cursor
+ * has passed the end. */
 int64_t flow_iter(flow_table *t, uint64_t *cursor, struct flow_entry *out, uint32_t max,
                   int take);
 

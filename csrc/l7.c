@@ -425,6 +425,52 @@ int l7_cookie(const uint8_t *head, size_t n, int response, const uint8_t *patter
     return L7_NONE;
 }
 
+int l7_http_target(const uint8_t *head, size_t n, size_t *toff, size_t *tlen)
+{
+    size_t end, ts, te;
+    if (!toff || !tlen || (!head && n))
+        return L7_EINVAL;
+    *toff = *tlen = 0;
+    line_at(head, n, 0, &end);
+    if (!request_line(head, end, &ts, &te))
+        return L7_MALFORMED;
+    *toff = ts;
+    *tlen = te - ts;
+    return L7_OK;
+}
+
+int l7_http_header(const uint8_t *head, size_t n, const uint8_t *lower, size_t llen,
+                   size_t *voff, size_t *vlen)
+{
+    size_t end, pos;
+    if (!voff || !vlen || (!head && n) || (!lower && llen))
+        return L7_EINVAL;
+    *voff = *vlen = 0;
+    pos = line_at(head, n, 0, &end);    /* the start line */
+    while (pos < n) {
+        size_t a = pos;
+        pos = line_at(head, n, a, &end);
+        if (end == a)                   /* the empty line ending the head */
+            break;
+        const uint8_t *colon = find(head, a, end, ':');
+        if (!colon || (size_t)(colon - head) - a != llen)
+            continue;
+        int same = 1;
+        for (size_t i = 0; i < llen && same; i++) {
+            uint8_t c = head[a + i];
+            same = (c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c) == lower[i];
+        }
+        if (!same)
+            continue;
+        size_t va = (size_t)(colon - head) + 1, vb = end;
+        trim(head, &va, &vb);
+        *voff = va;
+        *vlen = vb - va;
+        return L7_OK;
+    }
+    return L7_NONE;
+}
+
 static int uri_delim(uint8_t c)
 {
     return c == ';' || c == '?' || c == '&' || c == '#';

@@ -84,6 +84,16 @@ int l7_cookie(const uint8_t *head, size_t n, int response, const uint8_t *patter
 int l7_uri_cookie(const uint8_t *head, size_t n, const uint8_t *pattern, size_t plen,
                   size_t *voff, size_t *vlen);
 
+/* The request target of a request head: head[*toff .. *toff + *tlen).  L7_MALFORMED when the
+ * first line is not a request line. */
+int l7_http_target(const uint8_t *head, size_t n, size_t *toff, size_t *tlen);
+
+/* The value (trimmed of spaces and tabs) of the first header line of the head whose name, up
+ * to the first colon and untrimmed, equals `lower` without regard to ASCII case (lower given
+ * in lowercase): head[*voff .. *voff + *vlen).  L7_NONE when there is none. */
+int l7_http_header(const uint8_t *head, size_t n, const uint8_t *lower, size_t llen,
+                   size_t *voff, size_t *vlen);
+
 /* The persistence key inside a cookie value of vlen bytes: from the 1-based offset, length
  * bytes (0: to the end), at most L7_KEY_MAX.  L7_NONE when the value is shorter than offset. */
 int l7_cookie_key(size_t vlen, uint32_t offset, uint32_t length, size_t *koff, size_t *klen);

@@ -232,8 +232,10 @@ class FlowCache:
             yield from [(_conn(chunk[i].key), _state(chunk[i].state)) for i in range(got)]
 
     def clear(self) -> None:
-        """Drop every flow (the VIP set stays)."""
-        lib.flow_clear(self._t)
+        """Drop every flow (the VIP set stays).  ValueError while the engine runs sessions
+        in the table (``cengine.Engine``): those are handed over first."""
+        if lib.flow_clear(self._t) != lib.FLOW_OK:
+            raise ValueError("the engine runs sessions in this flow table: take them first")
 
     def stats(self) -> FlowStats:
         s = ffi.new("struct flow_stats *")

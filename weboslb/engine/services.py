@@ -148,6 +148,10 @@ class Services:
     def service(self, vip: bytes, vport: int) -> ServiceView | None:
         return self._svc.get((vip, vport))
 
+    def views(self) -> list[ServiceView]:
+        """Every service the lookup finds, once."""
+        return list(self._svc.values())
+
     def serving(self, vip: bytes, vport: int) -> bool:
         return (vip, vport) in self.live
 

@@ -11,6 +11,10 @@ So nothing outlives its timeout by more than one sweep period.
 Every session gets a serial number when it opens, from one counter (an array the C fast path
 also draws from): a sweep closes what it found stale in serial order, whichever side holds
 the sessions.
+
+With the C engine (``cengine.Engine``) some sessions live in C only.  The table counts them,
+lists them (materialised, read-only copies) and, when the slow path asks for one by
+connection (``get``), takes it over from the engine (``Remote``): from then on it is here.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import enum
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from weboslb.config.model import Id
 from weboslb.engine.events import Conn, Persist
@@ -77,12 +82,25 @@ class Session:
     packets: int = 0
     octets: int = 0
     serial: int = 0  # opening order, switch-wide
+    flow_packets: int = 0  # packets of the C entry already counted in ``packets``
     held: bool = False  # the C fast path has its entry (it knows the connection is ours)
 
     @property
     def flags(self) -> str:
         """The session dump's flag letters (ref §2.6)."""
         return "E" + ("U" if self.unbound else "")
+
+
+class Remote(Protocol):
+    """The sessions the C engine runs, as the table sees them."""
+
+    def count(self) -> int: ...
+
+    def sessions(self) -> list[Session]: ...  # read-only copies
+
+    def take(self, conn: Conn) -> Session | None: ...  # handed over: the slow path's now
+
+    def peek(self, conn: Conn) -> Session | None: ...
 
 
 class SessionTable:
@@ -98,15 +116,36 @@ class SessionTable:
         self._next_fast: float | None = None
         self._next_slow: float | None = None
         self.highest = 0
+        self.remote: Remote | None = None
 
     def __len__(self) -> int:
-        return len(self.by_conn)
+        return len(self.by_conn) + (self.remote.count() if self.remote is not None else 0)
 
     def __iter__(self) -> Iterator[Session]:
-        return iter(list(self.by_conn.values()))
+        """Every session, in opening order (the engine's as read-only copies)."""
+        mine = list(self.by_conn.values())
+        if self.remote is None or not self.remote.count():
+            return iter(mine)
+        return iter(sorted(mine + self.remote.sessions(), key=_serial))
+
+    def local(self) -> list[Session]:
+        """The sessions the slow path holds."""
+        return list(self.by_conn.values())
 
     def get(self, conn: Conn) -> Session | None:
-        return self.by_conn.get(conn)
+        s = self.by_conn.get(conn)
+        if s is None and self.remote is not None:
+            s = self.remote.take(conn)
+            if s is not None:
+                self.by_conn[conn] = s
+        return s
+
+    def peek(self, conn: Conn) -> Session | None:
+        """The session of a connection, whichever side holds it, taking nothing over."""
+        s = self.by_conn.get(conn)
+        if s is None and self.remote is not None:
+            s = self.remote.peek(conn)
+        return s
 
     def next_serial(self) -> int:
         n = self.serials[0] + 1

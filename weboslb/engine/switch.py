@@ -4,6 +4,10 @@ The engine sees the client-facing side of the switch.  A packet to a VIP:vport i
 a packet from a VIP (to a client) is the answer of the real its connection is bound to.  This
 module is the slow path, and the reference the C fast path is tested against: new
 connections, delayed binding, persistence, FTP control lines, payload rewrites and aging.
+
+``process_batch`` runs a batch through the C engine (``cengine.Engine``), which takes the
+common connections whole, from SYN to close; at each frame it leaves alone, the slow path
+takes the connection over and handles the frame, and the engine goes on from the next one.
 """
 from __future__ import annotations
 
@@ -21,10 +25,12 @@ from weboslb.engine.events import (
     Bound, Closed, Conn, Event, Learned, Opened, Persist, Refused, Verdict, Why,
 )
 from weboslb.engine.farm import Farm
-from weboslb.engine.fastpath import NO_REAL, FlowCache
+from weboslb.engine.cengine import EXCEPTION, PBINDS, Engine, EngineDamPorts
+from weboslb.engine.fastpath import NO_REAL
+from weboslb.engine.handover import event_of, session_of
 from weboslb.engine.persist import DEFAULT_CAPACITY, Persistence
 from weboslb.engine.services import PORT_9_SP, RealView, Services, ServiceView
-from weboslb.engine.session import Session, SessionTable, TcpState
+from weboslb.engine.session import HALF_OPEN_SWEEPS, Session, SessionTable, TcpState
 from weboslb.engine.stats import Layer7Stats, MaintStats, SessionRows, VirtRows, VirtStats
 from weboslb.engine.vma import DamPorts, Matrix
 from weboslb.proto import frame as framing
@@ -68,15 +74,18 @@ class Switch:
                  seed: bytes | None = None, ingress: int = 1, frames: bool = False,
                  fastpath: bool = True, flows: int = DEFAULT_FLOWS, events: bool = True) -> None:
         self.persistence = Persistence(capacity, seed=seed)
-        # the C fast path forwards established connections; with frames=True every frame
-        # must be rewritten, which only the slow path does
-        self.fast = FlowCache(flows, seed) if fastpath and not frames else None
+        # the C engine runs the common connections; with frames=True every frame must be
+        # rewritten, which only the slow path does
+        self.fast = Engine(flows, seed) if fastpath and not frames else None
         self._dirty: list[Session] = []
         self.ingress = ingress
         self.frames = frames
         self.events: list[Event] = []
         self.want_events = events  # False: only counts (a summary-only replay)
+        if self.fast is not None:
+            self.fast.want_events = events
         self.connections = 0  # sessions opened, whether or not events are kept
+        self.handovers = 0  # sessions the engine ran and the slow path took over
         self.why: Counter[Why] = Counter()
         self.verdicts: Counter[Verdict] = Counter()
         self.counts: Counter[str] = Counter()  # persistence new/hit by pbind, and the like
@@ -92,13 +101,17 @@ class Switch:
     # ---- configuration --------------------------------------------------------------------
 
     def apply(self, config: Config) -> None:
-        """Take a newly applied configuration; sessions and bindings stay."""
+        """Take a newly applied configuration; sessions and bindings stay (the engine's are
+        taken over: they were bound under the old one)."""
+        if self.fast is not None and self.sessions is not None:
+            self._take_all()
         self.config = config
         self.services = Services(config)
         adv = config.slb.adv
         self.matrix = Matrix.of(adv)
         self.dam = adv.direct
-        self.dam_ports = DamPorts(self.matrix)
+        self.dam_ports = EngineDamPorts(self.fast) if self.fast is not None else DamPorts(
+            self.matrix)
         self.pmask = int(ipaddress.IPv4Address(adv.pmask))
         self.codebook = Codebook({rid: r.rip for rid, r in self.services.reals.items()})
         if self.farm is None:
@@ -108,11 +121,22 @@ class Switch:
         if self.sessions is None:
             self.sessions = SessionTable(fastage=adv.fastage, slowage=adv.slowage)
             self.maint.maximum_sessions = self.sessions.limit
+            if self.fast is not None:
+                self.sessions.remote = _EngineSessions(self)
         self._virt_rows(config)
         if self.fast is not None:
-            self.fast.clear()  # bindings may have moved: sessions go fast again when eligible
-            for s in self.sessions:
-                s.fast = False
+            self.fast.configure(
+                services=self.services, farm=self.farm, virt_rows=self.virt_rows,
+                nvirts=len(config.slb.virt), virt_slot={v: i for i, v in enumerate(
+                    config.slb.virt)}, persistence=self.persistence,
+                serials=self.sessions.serials, matrix=self.matrix, dam=self.dam,
+                pmask=self.pmask, limit=self.sessions.limit)
+            # bindings may have moved: sessions go fast again when eligible
+            for s in self.sessions.local():
+                if s.fast:
+                    self._fold([s])
+                    self.fast.hold(s.conn, s.last)
+                    s.fast = False
                 self._dirty.append(s)
             self.fast.set_vips(self.services.vips)
 
@@ -142,6 +166,11 @@ class Switch:
         if self.want_events:
             self.events.append(event)
 
+    def _take_all(self) -> None:
+        """Every session the engine runs becomes the slow path's."""
+        for rec in list(self.fast.records()):
+            self.sessions.get(rec.conn)
+
     # ---- the packet path ------------------------------------------------------------------
 
     def process_many(self, frames: Iterable[bytes], times: Sequence[float],
@@ -160,42 +189,74 @@ class Switch:
                 self._note(i, self.process(_frame(buf, offsets[i], lengths[i]), times[i],
                                            link=link), verdicts, whys, reals)
             return BatchResult(verdicts, whys, reals, 0)
-        verdicts, whys, reals = bytearray(n), bytearray(n), array("H")
-        fast = start = 0
+        verdicts, whys, reals = bytearray(n), bytearray(n), array("H", [NO_REAL]) * n
+        engine = self.fast
+        run = engine.batch(buf, offsets, lengths, times, link, self.ingress, verdicts, whys,
+                           reals)
+        slow = start = 0
+        io = engine.io
         while start < n:
             # the sweeps run between frames, as in the slow path: cut the batch where one is due
             self.tick(times[start])
             end = max(bisect.bisect_left(times, self.sessions.next_due(), start, n), start + 1)
-            run = self.fast.run(buf, offsets[start:end], lengths[start:end],
-                                times[start:end], link)
-            verdicts[start:end], whys[start:end] = run.verdicts, run.whys
-            reals.frombytes(run.reals.tobytes())
-            exceptions = [start + i for i in run.exceptions.tolist()]
-            self._count_fast(verdicts[start:end], whys[start:end], end - start - len(exceptions))
-            fast += end - start - len(exceptions)
-            for i in exceptions:
-                self._note(i, self.process(_frame(buf, offsets[i], lengths[i]), times[i],
-                                           link=link), verdicts, whys, reals)
+            i = start
+            while i < end:
+                i, stop = run.step(i, end)
+                if io.nevents:
+                    self._engine_events()
+                if stop == EXCEPTION:  # the slow path's frame, in its turn
+                    self._note(i, self.process(_frame(buf, offsets[i], lengths[i]), times[i],
+                                               link=link), verdicts, whys, reals)
+                    slow += 1
+                    i += 1
             start = end
-        return BatchResult(verdicts, whys, reals, fast)
+        self._fold_counts()
+        return BatchResult(verdicts, whys, reals, n - slow)
+
+    def _engine_events(self) -> None:
+        """The engine's events so far, in their place among the slow path's."""
+        engine = self.fast
+        if self.want_events:
+            views = engine.compiled.services
+            self.events += [event_of(v, key, views, self.services)
+                            for v, key in engine.events()]
+        engine.events_read()
+
+    def _fold_counts(self) -> None:
+        """Fold what only the engine counted into the switch's counters."""
+        c = self.fast.take_counts()
+        verdicts, why = self.verdicts, self.why
+        for v in Verdict:
+            k = c.verdicts[v]
+            if k:
+                verdicts[v] += k
+        for w in Why:
+            k = c.whys[w] if w else 0
+            if k:
+                self._count(Action(Verdict.PASS, w), verdict=False, times=k)
+        self.connections += c.opened
+        self.handovers += c.handovers
+        counts = self.counts
+        for i, name in enumerate(PBINDS):
+            if c.pnew[i]:
+                counts["persistence new " + name] += c.pnew[i]
+            if c.phit[i]:
+                counts["persistence hits " + name] += c.phit[i]
+        if c.unparsed:
+            counts["layer7 unparsed requests"] += c.unparsed
+        l7, maint = self.layer7, self.maint
+        l7.half_open += c.half_open
+        l7.requests_too_long += c.requests_too_long
+        l7.client_resets += c.client_resets
+        l7.aged_dbind_sessions += c.aged_dbind
+        maint.no_available_real += c.no_available_real
+        self.persistence.alloc_failures += c.persist_alloc_failures
+        maint.current_sessions = len(self.sessions)
 
     def _note(self, i: int, act: Action, verdicts, whys, reals) -> None:
         verdicts[i], whys[i] = act.verdict, act.why
         if act.real is not None:
             reals[i] = self.services.reals[act.real].code
-
-    def _count_fast(self, verdicts: bytearray, whys: bytearray, fast: int) -> None:
-        """Fold the fast path's decisions into the counters the slow path keeps."""
-        if not fast:
-            return
-        for v in (Verdict.TO_REAL, Verdict.TO_CLIENT, Verdict.PASS):
-            k = verdicts.count(v)
-            if k:
-                self.verdicts[v] += k
-        for why in _FAST_WHYS:
-            k = whys.count(why)
-            if k:
-                self._count(Action(Verdict.PASS, why), verdict=False, times=k)
 
     def process(self, frame: bytes, now: float, *, link: Link = Link.ETHERNET,
                 ingress: int | None = None) -> Action:
@@ -246,13 +307,38 @@ class Switch:
         if fast is None:
             return
         for s in dirty:
+            if self.sessions.by_conn.get(s.conn) is not s:
+                continue  # closed: released already
             if self._eligible(s):
                 if not s.fast:
                     s.fast = fast.put(s.conn, self.services.reals[s.real].code, last=s.last)
+                    if s.fast and not s.held:  # the table had room again
+                        s.held = True
+                        fast.unheld[0] -= 1
             elif s.fast:
                 self._fold([s])
-                fast.delete(s.conn)
+                fast.hold(s.conn, s.last)
                 s.fast = False
+
+    def _hold(self, s: Session) -> None:
+        """The engine must know the connection is the slow path's (it never opens it)."""
+        if self.fast is not None:
+            s.held = self.fast.hold(s.conn, s.last)
+            if not s.held:
+                self.fast.unheld[0] += 1
+
+    def _release(self, s: Session) -> None:
+        fast = self.fast
+        if fast is None:
+            return
+        if s.fast:
+            self._fold([s])
+            s.fast = False
+        if s.held:
+            fast.delete(s.conn)
+            s.held = False
+        elif self.fast.unheld[0] > 0:
+            fast.unheld[0] -= 1
 
     def _fold(self, sessions: list[Session]) -> None:
         """Bring sessions the fast path served up to date: last use, packets, octets."""
@@ -264,6 +350,9 @@ class Switch:
             if st is None:
                 continue
             s.last = max(s.last, st.last)
+            packets = st.packets[0] + st.packets[1]
+            s.packets += packets - s.flow_packets
+            s.flow_packets = packets
             if n:
                 s.octets += n
                 self.farm.octets(s.real, n, s.last)
@@ -273,7 +362,8 @@ class Switch:
     def sync(self) -> None:
         """Fold what the fast path counted into the sessions and counters (before a report)."""
         if self.fast is not None:
-            self._fold([s for s in self.sessions if s.fast])
+            self._fold([s for s in self.sessions.local() if s.fast])
+            self._fold_counts()
 
     # ---- client to VIP --------------------------------------------------------------------
 
@@ -316,6 +406,7 @@ class Switch:
         if not self.sessions.add(s):
             self.maint.allocation_failures += 1
             return None
+        self._hold(s)
         self.maint.current_sessions = len(self.sessions)
         if s.state is TcpState.HALF_OPEN:
             self.layer7.half_open += 1
@@ -774,19 +865,48 @@ class Switch:
         fast, slow = self.sessions.due(now)
         if not (fast or slow):
             return
+        self.maint.current_sessions = len(self.sessions)
         self.maint.sample(now)
         if slow:
             self.sync()  # idle times are read from the fast path before aging
-        for s in self.sessions.stale(now, slow=slow):
+        stale = self.sessions.stale(now, slow=slow)
+        mark = len(self.events)
+        for s in stale:
             state = s.state.value if s.state is not TcpState.CLOSED else (
                 "reset" if s.reset else "closed")
             self._close(s, now, state, "aged" if s.state is not TcpState.CLOSED else
                         ("rst" if s.reset else "fin"))
+        if self.fast is not None:
+            self._sweep_engine(now, slow, stale, mark)
         self.counts["persistence expired"] += self.persistence.expire(now)
+
+    def _sweep_engine(self, now: float, slow: bool, stale: list[Session], mark: int) -> None:
+        """The engine's share of a sweep: its stale sessions closed, their events merged with
+        the slow path's in serial order (the order one table would have closed them in)."""
+        engine = self.fast
+        period = self.sessions.fast_period
+        if not engine.sweep_begin(now, period, HALF_OPEN_SWEEPS * period, slow):
+            return
+        mine = self.events[mark:] if self.want_events else []
+        del self.events[mark:]
+        theirs = []
+        while True:
+            left = engine.sweep_step()
+            if self.want_events:
+                views = engine.compiled.services
+                theirs += [(v.serial, event_of(v, key, views, self.services))
+                           for v, key in engine.events()]
+            engine.events_read()
+            if not left:
+                break
+        merged = [(s.serial, e) for s, e in zip(stale, mine)] + theirs
+        merged.sort(key=_first)
+        self.events += [e for _, e in merged]
+        self.maint.current_sessions = len(self.sessions)
 
     def _close(self, s: Session, now: float, state: str, why: str) -> None:
         self.sessions.remove(s)
-        self._dirty.append(s)
+        self._release(s)
         self.maint.current_sessions = len(self.sessions)
         if s.state is TcpState.HALF_OPEN and s.conn.proto == TCP:
             self.layer7.half_open -= 1
@@ -807,7 +927,9 @@ class Switch:
 
     def clear_sessions(self, now: float) -> int:
         """``/oper/slb/clear``: drop every session (bindings stay)."""
-        gone = self.sessions.clear()
+        if self.fast is not None:
+            self._take_all()
+        gone = sorted(self.sessions.clear(), key=_serial_of)
         for s in gone:
             self.sessions.by_conn[s.conn] = s
             self._close(s, now, s.state.value, "cleared")
@@ -818,9 +940,45 @@ class Switch:
         return out
 
 
-_FAST_WHYS = (Why.NOT_IP, Why.MPLS, Why.FRAGMENT, Why.NOT_TCP_UDP, Why.TRUNCATED,
-              Why.BAD_IP_HEADER, Why.BAD_L4_HEADER, Why.IPV6_EXT_LIMIT, Why.UNKNOWN_LINK,
-              Why.NOT_VIP)
+class _EngineSessions:
+    """The engine's sessions as the session table sees them (``session.Remote``)."""
+
+    def __init__(self, switch: Switch) -> None:
+        self.switch = switch
+
+    def count(self) -> int:
+        engine = self.switch.fast
+        return engine.count() if engine is not None else 0
+
+    def _session(self, rec) -> Session:
+        sw = self.switch
+        return session_of(rec, sw.fast.compiled.services, sw.services)
+
+    def sessions(self) -> list[Session]:
+        engine = self.switch.fast
+        return [self._session(r) for r in engine.records()] if engine is not None else []
+
+    def take(self, conn: Conn) -> Session | None:
+        engine = self.switch.fast
+        rec = engine.take(conn) if engine is not None else None
+        if rec is None:
+            return None
+        s = self._session(rec)
+        s.held = True  # its entry is held for the slow path now
+        return s
+
+    def peek(self, conn: Conn) -> Session | None:
+        engine = self.switch.fast
+        rec = engine.find(conn) if engine is not None else None
+        return None if rec is None else self._session(rec)
+
+
+def _first(pair: tuple) -> int:
+    return pair[0]
+
+
+def _serial_of(s: Session) -> int:
+    return s.serial
 
 
 def _frame(buf, off: int, length: int) -> bytes:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from weboslb.config.model import Config
-from weboslb.engine.events import Opened
 from weboslb.engine.persist import DEFAULT_CAPACITY
 from weboslb.engine.switch import Switch
 from weboslb.io.capture import Batch, Capture, CaptureError, merge, open_capture
@@ -52,7 +51,7 @@ def replay(config: Config, paths: Sequence[str], *, config_name: str = "embedded
            options: Options | None = None) -> Result:
     opts = options or Options()
     switch = Switch(config, capacity=opts.capacity, seed=opts.seed,
-                    frames=opts.out_pcap is not None)
+                    frames=opts.out_pcap is not None, events=opts.connections)
     return Replayer(switch, opts).run(paths, config_name)
 
 
@@ -147,11 +146,10 @@ class Replayer:
             start = cut
 
     def _collect(self) -> None:
-        events = self.switch.drain()
         if self.opts.connections:
-            self.ledger.feed(events)
-        else:
-            self._connections += sum(isinstance(e, Opened) for e in events)
+            self.ledger.feed(self.switch.drain())
+        else:  # a summary-only switch keeps no events, only the count
+            self._connections = self.switch.connections
 
     def _sample(self, t: float) -> None:
         sw = self.switch
@@ -165,7 +163,7 @@ class Replayer:
                           sum(counts.get("persistence hits " + m, 0) for m in PBINDS))
 
     def _state_of(self, conn) -> str | None:
-        s = self.switch.sessions.get(conn)
+        s = self.switch.sessions.peek(conn)
         return None if s is None else s.state.value
 
 
