@@ -20,9 +20,9 @@ def compiler() -> str | None:
     return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
 
 
-def build(out_dir: Path, driver: str, sources: list[str]) -> Path:
-    """Compile tests/csrc/<driver>.c with csrc/<sources> under the sanitizers; skip the test
-    when there is no compiler or no sanitizer runtime."""
+def build(out_dir: Path, driver: str, sources: list[str], libs: tuple[str, ...] = ()) -> Path:
+    """Compile tests/csrc/<driver>.c with csrc/<sources> (and -l<libs>) under the
+    sanitizers; skip the test when there is no compiler or no sanitizer runtime."""
     cc = compiler()
     if cc is None:
         pytest.skip("no C compiler")
@@ -30,7 +30,8 @@ def build(out_dir: Path, driver: str, sources: list[str]) -> Path:
     aes = ["-maes"] if platform.machine().lower() in ("x86_64", "amd64") else []
     cmd = [cc, "-std=gnu11", "-g", "-O1", "-Wall", "-Wextra", "-Werror", *SANITIZE, *aes,
            "-I", str(ROOT / "csrc"), str(ROOT / "tests" / "csrc" / f"{driver}.c"),
-           *(str(ROOT / "csrc" / s) for s in sources), "-o", str(out)]
+           *(str(ROOT / "csrc" / s) for s in sources), *(f"-l{lib}" for lib in libs),
+           "-o", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0 and "san" in done.stderr.lower():
         pytest.skip(f"no sanitizer runtime: {done.stderr.strip().splitlines()[-1]}")

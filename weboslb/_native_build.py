@@ -31,6 +31,10 @@ def arch_flags() -> list[str]:
     return []
 
 
+# No fused multiply-add: the engine's float arithmetic (response times, loads, scores) must
+# round as Python's does.
+NO_FMA = ["-ffp-contract=off"]
+
 ffibuilder = FFI()
 for name in HEADERS:
     ffibuilder.cdef(cdef_text(CSRC / name))
@@ -41,9 +45,8 @@ ffibuilder.set_source(
     # setuptools wants paths relative to setup.py's directory, where builds run
     sources=[os.path.relpath(CSRC / name) for name in SOURCES],
     include_dirs=[os.path.relpath(CSRC)],
-    # no fused multiply-add: the engine's float arithmetic (response times, loads, scores)
-    # must round as Python's does
-    extra_compile_args=["-O3", "-std=gnu11", "-ffp-contract=off", *arch_flags(),
+    libraries=["m"] if os.name == "posix" else [],
+    extra_compile_args=["-O3", "-std=gnu11", *NO_FMA, *arch_flags(),
                         *shlex.split(os.environ.get("WEBOSLB_CFLAGS", ""))],
 )
 
