@@ -70,6 +70,12 @@ struct eng {
     uint32_t nsvcs;
     uint32_t *svc_index;            /* open addressing, load <= 1/4: service number + 1 */
     uint64_t svc_mask;
+    struct vip_ftp {
+        uint8_t vip[16];
+        uint8_t family;
+        uint16_t svc;               /* the VIP's first FTP service: its data connections */
+    } *vip_ftp;
+    uint32_t nvip_ftp;
     struct eng_farm farm;           /* the pointers; the configuration below is copied */
     struct eng_real *reals;
     struct eng_group *groups;
@@ -174,13 +180,47 @@ int eng_set_services(eng *e, const struct eng_service *s, uint32_t n)
         if (!dup)
             index[pos] = i + 1;
     }
+    struct vip_ftp *vf = malloc((n ? n : 1) * sizeof *vf);
+    uint32_t nvf = 0;
+    if (vf == NULL) {
+        free(copy);
+        free(index);
+        return ENG_ENOMEM;
+    }
+    for (uint32_t i = 0; i < n; i++) {  /* services.Services.ftp_data: the first, in order */
+        if (!copy[i].ftp)
+            continue;
+        uint32_t k = 0;
+        while (k < nvf && !(vf[k].family == copy[i].family && !memcmp(vf[k].vip, copy[i].vip, 16)))
+            k++;
+        if (k == nvf) {
+            memcpy(vf[nvf].vip, copy[i].vip, 16);
+            vf[nvf].family = copy[i].family;
+            vf[nvf++].svc = (uint16_t)i;
+        }
+    }
     free(e->svcs);
     free(e->svc_index);
+    free(e->vip_ftp);
     e->svcs = copy;
     e->nsvcs = n;
     e->svc_index = index;
     e->svc_mask = slots - 1;
+    e->vip_ftp = vf;
+    e->nvip_ftp = nvf;
     return 0;
+}
+
+/* The FTP service whose data connections arrive on other ports of the VIP, or NULL. */
+static const struct eng_service *ftp_of(const eng *e, uint8_t family, const uint8_t *vip,
+                                        uint16_t *number)
+{
+    for (uint32_t k = 0; k < e->nvip_ftp; k++)
+        if (e->vip_ftp[k].family == family && !memcmp(e->vip_ftp[k].vip, vip, 16)) {
+            *number = e->vip_ftp[k].svc;
+            return &e->svcs[*number];
+        }
+    return NULL;
 }
 
 /* ---- the farm ----------------------------------------------------------------------------- */
@@ -470,14 +510,15 @@ static int pbind(eng *e, uint32_t kind, uint16_t vsvc, const uint8_t *key, size_
 
 /* ---- events ------------------------------------------------------------------------------- */
 
-static struct eng_event *ev(struct eng_io *io, uint8_t kind, const ent_t *x, double ts,
-                            uint32_t frame)
+static struct eng_event *ev(const eng *e, struct eng_io *io, uint8_t kind, const ent_t *x,
+                            double ts, uint32_t frame)
 {
     if (!io->want_events)
         return NULL;
     struct eng_event *v = &io->events[io->nevents++];
     memset(v, 0, sizeof *v);
     v->kind = kind;
+    v->pbind = (x->bits & ENG_FTP_DATA) ? ENG_PBIND_FTP : e->svcs[x->svc].pbind;
     v->ts = ts;
     v->frame = frame;
     v->serial = x->serial;
@@ -541,6 +582,7 @@ static void l7_drop(eng *e, ent_t *x)
     }
     x->l7 = NULL;
     x->l7len = 0;
+    x->l7srv = 0;
 }
 
 /* ---- DAM ports (vma.py DamPorts) ---------------------------------------------------------- */
@@ -798,6 +840,7 @@ typedef struct {
     int sel;
     uint16_t slot;
     uint8_t persist, via, hit, bind_new;
+    uint8_t ftpdata;                /* an FTP data connection, bound by its expectation */
     pst_entry old;                  /* hit: the binding to touch */
     uint8_t bkind, bklen, keyfmt;
     uint16_t bvsvc;
@@ -914,7 +957,10 @@ static void attach(eng *e, ent_t *x, const struct eng_service *s, choice_t *c, c
 {
     const struct eng_real *r = &e->reals[c->slot];
     double now = cx->now;
-    if (c->hit) {
+    uint16_t rport = c->ftpdata ? x->key.vport : s->rport;  /* data: the port announced */
+    if (c->ftpdata) {               /* switch._bind_data */
+        e->counts.phit[ENG_PBIND_FTP]++;
+    } else if (c->hit) {
         ptouch(e, c->bkind, c->bvsvc, c->bkey, c->bklen, now, &c->old);
         e->counts.phit[s->pbind]++;
     } else {
@@ -934,7 +980,7 @@ static void attach(eng *e, ent_t *x, const struct eng_service *s, choice_t *c, c
     }
     x->real = r->code;
     x->rslot = c->slot;
-    x->rport = s->rport;
+    x->rport = rport;
     x->timeout = r->tmout;
     x->persist = c->persist;
     x->bkind = c->bkind;
@@ -947,21 +993,23 @@ static void attach(eng *e, ent_t *x, const struct eng_service *s, choice_t *c, c
     x->pport = x->key.cport;
     if (e->params.dam) {
         int32_t port = eng_dam_allocate(e, x->sp, x->key.cip, x->key.family, r->rip, r->family,
-                                        s->rport);
+                                        rport);
         if (port > 0)
             x->pport = (uint16_t)port;
     }
-    x->watch = (s->mode & ENG_MODE_SSLID) ? 1 : (s->mode & ENG_MODE_COOKIE)
+    x->watch = c->ftpdata ? 0 : (s->mode & ENG_MODE_SSLID) ? 1 : (s->mode & ENG_MODE_COOKIE)
                ? (s->rcount > 1 ? s->rcount : 1) : 0;
+    if (s->ftp && x->key.vport == s->vport && !(x->bits & ENG_SERVER_INIT))
+        x->bits |= ENG_FTP_CONTROL;
     const struct eng_farm *f = &e->farm;
     row_opened(f->current, f->total, f->highest, f->used, c->slot);
     if (f->nvirts) {
         uint64_t v = vrow(e, x);
         row_opened(f->vcurrent, f->vtotal, f->vhighest, f->vused, v);
     }
-    struct eng_event *v = ev(cx->io, ENG_EV_BOUND, x, now, cx->i);
+    struct eng_event *v = ev(e, cx->io, ENG_EV_BOUND, x, now, cx->i);
     if (v) {
-        v->rport = s->rport;
+        v->rport = rport;
         v->persist = c->persist;
         v->via = c->via;
         ev_key(cx->io, v, c->keyfmt, c->keytext, c->keylen);
@@ -990,7 +1038,7 @@ static void close_session(eng *e, ent_t *x, uint8_t state, uint8_t why, struct e
     } else if ((x->bits & ENG_UNBOUND) && why == ENG_WHY_AGED) {
         e->counts.aged_dbind++;
     }
-    struct eng_event *v = ev(io, ENG_EV_CLOSED, x, now, frame);
+    struct eng_event *v = ev(e, io, ENG_EV_CLOSED, x, now, frame);
     if (v) {
         v->state = state;
         v->why = why;
@@ -1005,7 +1053,7 @@ static void close_session(eng *e, ent_t *x, uint8_t state, uint8_t why, struct e
 static void refuse(eng *e, ent_t *x, const ctx_t *cx)
 {
     e->counts.no_available_real++;
-    struct eng_event *v = ev(cx->io, ENG_EV_REFUSED, x, cx->now, cx->i);
+    struct eng_event *v = ev(e, cx->io, ENG_EV_REFUSED, x, cx->now, cx->i);
     (void)v;
     int tcp = tcp_of(&x->key);
     e->counts.client_resets += (uint64_t)tcp;
@@ -1029,7 +1077,8 @@ static void track(eng *e, ent_t *x, const pend_t *r, double now, int from_client
         x->bits |= from_client ? ENG_FIN_CLIENT : ENG_FIN_SERVER;
         x->state = (x->bits & ENG_FIN_CLIENT) && (x->bits & ENG_FIN_SERVER) ? ENG_CLOSED
                                                                             : ENG_CLOSING;
-    } else if (x->state == ENG_HALF_OPEN && (f & TCP_ACK) && from_client && !(f & TCP_SYN)) {
+    } else if (x->state == ENG_HALF_OPEN && (f & TCP_ACK) && !(f & TCP_SYN) &&
+               (from_client || (x->bits & ENG_SERVER_INIT))) {
         x->state = ENG_ESTABLISHED;
         e->counts.half_open--;
     }
@@ -1050,31 +1099,24 @@ static uint32_t sp_of(const eng *e, const struct flow_key *k, uint16_t ingress)
     return crc % p->spcount + 1;
 }
 
-/* switch._from_client for a connection nobody holds: a new session */
-static int c_new(eng *e, const pend_t *r, const ctx_t *cx)
+/* Whether a session may open now (switch._open's table limit, a free entry, an SP the
+ * entry can hold): the SP, or -1 when the slow path must see to it. */
+static int64_t admit(const eng *e, const pend_t *r, const ctx_t *cx)
+{
+    const flow_table *t = e->t;
+    if (t->count + (uint64_t)*e->farm.unheld >= e->params.limit ||
+        (t->free_head == 0 && t->hw >= t->capacity) || !now_ok(cx->now))
+        return -1;              /* the slow path counts the allocation failure */
+    uint32_t sp = sp_of(e, &r->key, cx->b->ingress);
+    return sp > SP_MAX ? -1 : (int64_t)sp;
+}
+
+/* switch._open */
+static ent_t *open_session(eng *e, const pend_t *r, const ctx_t *cx, uint16_t number,
+                           uint32_t sp, uint8_t bits)
 {
     flow_table *t = e->t;
-    uint16_t number;
-    const struct eng_service *s = svc_find(e, r->key.family, r->key.vip, r->key.vport, &number);
-    if (s == NULL || !s->live || s->mode == ENG_MODE_SLOW)
-        return F_SLOW;
-    int tcp = tcp_of(&r->key);
-    if ((tcp && !(r->tcp & TCP_SYN)) || !now_ok(cx->now))
-        return F_SLOW;
-    if (t->count + (uint64_t)*e->farm.unheld >= e->params.limit ||
-        (t->free_head == 0 && t->hw >= t->capacity))
-        return F_SLOW;          /* the slow path counts the allocation failure */
-    uint32_t sp = sp_of(e, &r->key, cx->b->ingress);
-    if (sp > SP_MAX)
-        return F_SLOW;
-    int delayed = s->delayed && tcp;
-    choice_t c;
-    if (!delayed) {
-        choose(e, s, &r->key, NULL, cx->now, &c);
-        if (c.sel == SEL_SLOW)
-            return F_SLOW;
-    }
-    /* switch._open */
+    const struct eng_service *s = &e->svcs[number];
     ent_t *x = flow_insert(t, r->h, &r->key);
     x->own = OWN_C;
     t->owned_c++;
@@ -1084,13 +1126,102 @@ static int c_new(eng *e, const pend_t *r, const ctx_t *cx)
     x->svc = number;
     x->sp = (uint8_t)sp;
     x->ingress = cx->b->ingress;
-    x->state = tcp ? ENG_HALF_OPEN : ENG_ESTABLISHED;
+    x->bits = bits;
+    x->state = tcp_of(&r->key) ? ENG_HALF_OPEN : ENG_ESTABLISHED;
     e->counts.opened++;
     if (x->state == ENG_HALF_OPEN)
         e->counts.half_open++;
-    struct eng_event *v = ev(cx->io, ENG_EV_OPENED, x, cx->now, cx->i);
+    struct eng_event *v = ev(e, cx->io, ENG_EV_OPENED, x, cx->now, cx->i);
     if (v)
         v->sp = (uint8_t)sp;
+    return x;
+}
+
+/* switch._ftp_data: a data connection its control connection announced - the client's to
+ * the VIP's announced port (passive), the real's from the VIP to the client's (active) - or
+ * a frame the switch drops. */
+static int c_data(eng *e, const pend_t *r, const ctx_t *cx, int active)
+{
+    uint16_t number;
+    const struct eng_service *s = ftp_of(e, r->key.family, r->key.vip, &number);
+    uint8_t missing = active ? FLOW_WHY_NO_SESSION : FLOW_WHY_NO_SERVICE;
+    if (s == NULL || !tcp_of(&r->key) || !(r->tcp & TCP_SYN)) {
+        out(cx, e, FLOW_DROP, s == NULL ? missing : FLOW_WHY_NO_SESSION, FLOW_NO_REAL);
+        return F_DONE;
+    }
+    if (!(s->mode & ENG_MODE_FTP) || !now_ok(cx->now))
+        return F_SLOW;
+    uint32_t alen = alen_of(r->key.family), kind = r->key.family == 4 ? PST_FTP : PST_FTP6;
+    uint16_t port = active ? r->key.cport : r->key.vport;
+    choice_t c;
+    memset(&c, 0, offsetof(choice_t, bkey));
+    memcpy(c.bkey, active ? r->key.cip : r->key.vip, alen);
+    c.bkey[alen] = (uint8_t)(port >> 8);
+    c.bkey[alen + 1] = (uint8_t)port;
+    c.bklen = (uint8_t)(alen + 2);
+    uint16_t slot = ENG_NO_SLOT;
+    if (pget(e, kind, s->pvsvc, c.bkey, c.bklen, cx->now, &c.old))
+        slot = e->code_slot[c.old.real];
+    if (slot == ENG_NO_SLOT) {
+        out(cx, e, FLOW_DROP, missing, FLOW_NO_REAL);
+        return F_DONE;
+    }
+    int64_t sp = admit(e, r, cx);
+    if (sp < 0)
+        return F_SLOW;
+    ent_t *x = open_session(e, r, cx, number, (uint32_t)sp,
+                            ENG_FTP_DATA | (active ? ENG_SERVER_INIT : 0));
+    c.slot = slot;
+    c.ftpdata = 1;
+    c.persist = ENG_PERSIST_HIT;
+    c.via = ENG_VIA_PERSIST;
+    c.bkind = (uint8_t)kind;
+    c.bvsvc = s->pvsvc;
+    c.keyfmt = ENG_KEY_ENDPOINT;
+    memcpy(c.keytext, c.bkey, c.bklen);
+    c.keylen = c.bklen;
+    attach(e, x, s, &c, cx);
+    if (active) {                   /* switch._to_client: no octets on this path */
+        out(cx, e, FLOW_TO_CLIENT, FLOW_WHY_NONE, x->real);
+    } else {
+        real_octets(e, x, r->plen, x->last);
+        out(cx, e, FLOW_TO_REAL, FLOW_WHY_NONE, x->real);
+    }
+    return F_DONE;
+}
+
+/* switch._from_client for a connection nobody holds: a new session */
+static int c_new(eng *e, const pend_t *r, const ctx_t *cx)
+{
+    uint16_t number;
+    const struct eng_service *s = svc_find(e, r->key.family, r->key.vip, r->key.vport, &number);
+    if (s == NULL)
+        return c_data(e, r, cx, 0);
+    if (!s->live) {                 /* the virtual server is disabled (or SLB off) */
+        out(cx, e, FLOW_PASS, FLOW_WHY_VIP_DISABLED, FLOW_NO_REAL);
+        return F_DONE;
+    }
+    int tcp = tcp_of(&r->key);
+    if (tcp && !(r->tcp & TCP_SYN)) {
+        if ((r->tcp & (TCP_RST | TCP_FIN)) || s->delayed || (!r->plen && !(r->tcp & TCP_ACK))) {
+            out(cx, e, FLOW_DROP, FLOW_WHY_NO_SESSION, FLOW_NO_REAL);
+            return F_DONE;
+        }
+        return F_SLOW;              /* a midstream pickup */
+    }
+    if (s->mode == ENG_MODE_SLOW)
+        return F_SLOW;
+    int64_t sp = admit(e, r, cx);
+    if (sp < 0)
+        return F_SLOW;
+    int delayed = s->delayed && tcp;
+    choice_t c;
+    if (!delayed) {
+        choose(e, s, &r->key, NULL, cx->now, &c);
+        if (c.sel == SEL_SLOW)
+            return F_SLOW;
+    }
+    ent_t *x = open_session(e, r, cx, number, (uint32_t)sp, 0);
     if (delayed) {
         x->bits |= ENG_UNBOUND | ENG_HAS_NEXT;
         x->request_next = r->seq + 1;
@@ -1104,6 +1235,93 @@ static int c_new(eng *e, const pend_t *r, const ctx_t *cx)
     attach(e, x, s, &c, cx);
     real_octets(e, x, r->plen, x->last);
     out(cx, e, FLOW_TO_REAL, FLOW_WHY_NONE, x->real);
+    return F_DONE;
+}
+
+/* switch._expect: the real will open, or the client will, a data connection to addr:port */
+static void expect(eng *e, const ent_t *x, const struct eng_service *s, const uint8_t *addr,
+                   uint32_t alen, uint16_t port, double now)
+{
+    uint8_t key[18];
+    memcpy(key, addr, alen);
+    key[alen] = (uint8_t)(port >> 8);
+    key[alen + 1] = (uint8_t)port;
+    if (pbind(e, alen == 4 ? PST_FTP : PST_FTP6, s->pvsvc, key, alen + 2, x->real, now,
+              s->ptmout, x->sp))
+        e->counts.ftp_expectations++;
+}
+
+/* One complete control line (through its LF): switch._ftp_client_lines /
+ * _ftp_server_lines on it.  Returns 1 when the slow path would rewrite it (a 227 naming
+ * another address than the VIP). */
+static int ftp_line(eng *e, const ent_t *x, const struct eng_service *s, const uint8_t *line,
+                    size_t n, int from_client, int commit, double now)
+{
+    struct l7_ftp f;
+    if (l7_ftp_line(line, n, from_client, &f) != L7_OK)
+        return 0;
+    if (from_client) {
+        if ((f.kind == L7_FTP_PORT || f.kind == L7_FTP_EPRT) && (f.family == 4 || f.family == 6)
+            && commit)
+            expect(e, x, s, f.addr, alen_of(f.family), f.port, now);
+        return 0;
+    }
+    if (f.kind != L7_FTP_PASV227 && f.kind != L7_FTP_EPSV229)
+        return 0;
+    uint32_t vlen = alen_of(x->key.family);
+    if (commit)
+        expect(e, x, s, x->key.vip, vlen, f.port, now);
+    return f.family && alen_of(f.family) == vlen && memcmp(f.addr, x->key.vip, vlen) != 0;
+}
+
+/* switch._ftp_lines over one segment of a control connection: the unfinished line kept
+ * from before and the segment, split at LF; each complete line read, the new unfinished
+ * rest kept (at most ENG_LINE_KEEP bytes).  Reading only (commit 0), it says whether the
+ * slow path must take the segment (it would rewrite a 227, or a buffer is wanted and none
+ * is left); committing, it binds the expectations and keeps the rest. */
+static int ftp_lines(eng *e, ent_t *x, const struct eng_service *s, const uint8_t *p,
+                     size_t n, int from_client, int commit, double now)
+{
+    size_t k = from_client ? x->l7len : x->l7srv;
+    uint8_t *keep = x->l7 ? x->l7 + (from_client ? 0 : 1024) : NULL;
+    int rewrite = 0;
+    size_t rest_len;
+    const uint8_t *lf = memchr(p, '\n', n);
+    if (lf != NULL) {
+        size_t i = (size_t)(lf - p), pos;
+        uint8_t first[1024];
+        if (k + i + 1 <= sizeof first) {    /* longer: past MAX_LINE, nothing to read */
+            if (k)
+                memcpy(first, keep, k);
+            memcpy(first + k, p, i + 1);
+            rewrite |= ftp_line(e, x, s, first, k + i + 1, from_client, commit, now);
+        }
+        for (pos = i + 1; pos < n && (lf = memchr(p + pos, '\n', n - pos)) != NULL;
+             pos = (size_t)(lf - p) + 1)
+            rewrite |= ftp_line(e, x, s, p + pos, (size_t)(lf - p) + 1 - pos, from_client,
+                                commit, now);
+        rest_len = n - pos < ENG_LINE_KEEP ? n - pos : ENG_LINE_KEEP;
+        if (commit && rest_len)
+            memcpy(x->l7 + (from_client ? 0 : 1024), p + pos, rest_len);
+    } else {
+        size_t add = n < ENG_LINE_KEEP - k ? n : ENG_LINE_KEEP - k;
+        rest_len = k + add;
+        if (commit && add)
+            memcpy(x->l7 + (from_client ? 0 : 1024) + k, p, add);
+    }
+    if (!commit) {
+        if (!from_client && rewrite && k == 0)
+            return F_SLOW;          /* the slow path rewrites the reply to name the VIP */
+        if (rest_len && x->l7 == NULL && (x->l7 = l7_get(e)) == NULL)
+            return F_SLOW;
+        return F_DONE;
+    }
+    if (from_client)
+        x->l7len = (uint32_t)rest_len;
+    else
+        x->l7srv = (uint16_t)rest_len;
+    if (x->l7len == 0 && x->l7srv == 0)
+        l7_drop(e, x);
     return F_DONE;
 }
 
@@ -1191,7 +1409,7 @@ static void learn(eng *e, ent_t *x, const struct eng_service *s, uint32_t kind,
     if (!pbind(e, kind, s->pvsvc, key, len, x->real, now, s->ptmout, ENG_PORT9_SP))
         return;
     e->counts.pnew[s->pbind]++;
-    struct eng_event *v = ev(cx->io, ENG_EV_LEARNED, x, now, cx->i);
+    struct eng_event *v = ev(e, cx->io, ENG_EV_LEARNED, x, now, cx->i);
     if (v) {
         uint8_t text[64];
         if (fmt == ENG_KEY_HEX) {
@@ -1211,6 +1429,10 @@ static int c_to_client(eng *e, ent_t *x, const pend_t *r, const ctx_t *cx)
 {
     const struct eng_service *s = &e->svcs[x->svc];
     int inspect = x->watch && r->plen;
+    int lines = !inspect && (x->bits & ENG_FTP_CONTROL) && r->plen;
+    if (lines && (!now_ok(cx->now) ||
+                  ftp_lines(e, x, s, cx->payload, r->plen, 0, 0, cx->now) == F_SLOW))
+        return F_SLOW;
     resp_t q;
     size_t total = 0;
     const uint8_t *data = cx->payload;
@@ -1250,6 +1472,8 @@ static int c_to_client(eng *e, ent_t *x, const pend_t *r, const ctx_t *cx)
             *col = isnan(*col) ? sec : *col + 0.125 * (sec - *col);
     }
     real_octets(e, x, r->plen, x->last);
+    if (lines)                      /* switch._ftp_server_lines */
+        ftp_lines(e, x, s, cx->payload, r->plen, 0, 1, cx->now);
     if (inspect) {
         if (q.need == NEED_MORE && total < ENG_L7_BYTES) {
             x->l7len = (uint32_t)total;
@@ -1293,7 +1517,14 @@ static int c_frame(eng *e, ent_t *x, const pend_t *r, const ctx_t *cx)
         }
         if (x->real == FLOW_NO_REAL)
             return c_unbound(e, x, r, cx);
+        int lines = (x->bits & ENG_FTP_CONTROL) && r->plen;
+        const struct eng_service *s = &e->svcs[x->svc];
+        if (lines && (!now_ok(cx->now) ||
+                      ftp_lines(e, x, s, cx->payload, r->plen, 1, 0, cx->now) == F_SLOW))
+            return F_SLOW;
         track(e, x, r, cx->now, 1);
+        if (lines)                  /* switch._ftp_client_lines */
+            ftp_lines(e, x, s, cx->payload, r->plen, 1, 1, cx->now);
         real_octets(e, x, r->plen, x->last);
         out(cx, e, FLOW_TO_REAL, FLOW_WHY_NONE, x->real);
         return F_DONE;
@@ -1330,9 +1561,9 @@ HOT int decide(eng *e, const pend_t *r, const ctx_t *cx)
         }
         return F_SLOW;
     }
-    if (r->dir != FLOW_DIR_TO_REAL || *e->farm.unheld > 0)
-        return F_SLOW;
-    return c_new(e, r, cx);
+    if (*e->farm.unheld > 0)
+        return F_SLOW;          /* a slow-path session may be this one */
+    return r->dir == FLOW_DIR_TO_REAL ? c_new(e, r, cx) : c_data(e, r, cx, 1);
 }
 
 /* ---- the batch ---------------------------------------------------------------------------- */
@@ -1490,6 +1721,7 @@ static void session_of(const ent_t *x, struct eng_session *o)
     o->bkind = x->bkind;
     o->bklen = x->bklen;
     o->bvsvc = x->bvsvc;
+    o->l7srv = x->l7srv;
     memcpy(o->bkey, x->bkey, sizeof o->bkey);
 }
 
@@ -1528,6 +1760,8 @@ int eng_take(eng *e, const struct flow_key *key, struct eng_session *out, uint8_
     session_of(x, out);
     if (x->l7len)
         memcpy(l7, x->l7, x->l7len);
+    if (x->l7srv)
+        memcpy(l7 + x->l7len, x->l7 + 1024, x->l7srv);
     l7_drop(e, x);
     x->own = OWN_HELD;
     t->owned_c--;
@@ -1661,6 +1895,7 @@ void eng_free(eng *e)
     free(e->l7_free);
     free(e->svcs);
     free(e->svc_index);
+    free(e->vip_ftp);
     free(e->reals);
     free(e->groups);
     free(e->members);
@@ -1683,8 +1918,10 @@ int eng_check(const eng *e)
         const ent_t *x = flow_ent(t, i);
         if (x->key.family == 0 || x->own != OWN_C)
             continue;
-        if (x->svc >= e->nsvcs || x->state > ENG_CLOSED || (x->l7 == NULL && x->l7len) ||
-            x->l7len > ENG_L7_BYTES || x->bklen > 64 ||
+        if (x->svc >= e->nsvcs || x->state > ENG_CLOSED ||
+            (x->l7 == NULL && (x->l7len || x->l7srv)) || x->l7len > ENG_L7_BYTES ||
+            x->l7srv > ENG_LINE_KEEP ||
+            ((x->bits & ENG_FTP_CONTROL) && x->l7len > ENG_LINE_KEEP) || x->bklen > 64 ||
             (x->real != FLOW_NO_REAL && (x->rslot >= e->farm.nreals ||
                                           e->reals[x->rslot].code != x->real)))
             return 20;

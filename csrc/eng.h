@@ -39,7 +39,8 @@ enum eng_mode {
     ENG_MODE_L4 = 1,        /* new connections: choose and bind on the first frame */
     ENG_MODE_SSLID = 2,     /* delayed binding on a ClientHello, learn the ServerHello's ID */
     ENG_MODE_COOKIE = 4,    /* delayed binding on a passive cookie, learn it from Set-Cookie */
-    ENG_MODE_URLHASH = 8    /* delayed binding, the real chosen by the URL's hash */
+    ENG_MODE_URLHASH = 8,   /* delayed binding, the real chosen by the URL's hash */
+    ENG_MODE_FTP = 16       /* FTP: control lines read, data connections bound to its real */
 };
 
 enum eng_metric {
@@ -63,7 +64,10 @@ enum eng_bits {
     ENG_FIN_CLIENT = 2,
     ENG_FIN_SERVER = 4,
     ENG_RST = 8,
-    ENG_HAS_NEXT = 16       /* request_next is set (a delayed-binding session) */
+    ENG_HAS_NEXT = 16,      /* request_next is set (a delayed-binding session) */
+    ENG_SERVER_INIT = 32,   /* the real opened it (FTP active data) */
+    ENG_FTP_CONTROL = 64,   /* an FTP control connection: its lines are read */
+    ENG_FTP_DATA = 128      /* an FTP data connection (pbind "ftp") */
 };
 
 enum eng_persist {
@@ -85,7 +89,8 @@ enum eng_keyfmt {
     ENG_KEY_NONE = 0,
     ENG_KEY_IP = 1,         /* an address: 4 or 16 bytes */
     ENG_KEY_HEX = 2,        /* lowercase hex (session IDs) */
-    ENG_KEY_TEXT = 3        /* latin-1 (cookies, URLs) */
+    ENG_KEY_TEXT = 3,       /* latin-1 (cookies, URLs) */
+    ENG_KEY_ENDPOINT = 4    /* an address and a 2-byte port (FTP data) */
 };
 
 enum eng_close_why {
@@ -118,6 +123,8 @@ enum eng_limits {
     ENG_GROUP_MAX = 256,    /* reals a group may have for the engine to choose among them */
     ENG_KEY_MAX = 256,      /* longest event key (a URL hash input) */
     ENG_PBINDS = 8,         /* persistence mode names (counters by service pbind number) */
+    ENG_PBIND_FTP = 4,      /* the number of "ftp" among them (FTP data connections) */
+    ENG_LINE_KEEP = 514,    /* bytes of an unfinished FTP line kept (ftp.split_lines) */
     ENG_NO_SLOT = 65535,
     ENG_PORT9_SP = 9        /* the SP of Layer 7 bindings ("port 9") */
 };
@@ -142,6 +149,8 @@ struct eng_service {
     uint16_t urlhash;       /* bytes of the URL hashed (0: not URL hashing) */
     uint8_t rcount;         /* responses a passive cookie is looked for in */
     uint8_t name_len;
+    uint8_t ftp;            /* an FTP service (its VIP's first takes the data connections) */
+    uint8_t reserved[3];
     uint32_t ptmout;        /* seconds an idle binding lives */
     uint32_t tmout;         /* seconds an idle unbound session lives */
     uint32_t offset;        /* the cookie key: 1-based offset, length (0: to the end) */
@@ -220,7 +229,7 @@ struct eng_event {
     uint8_t keyfmt;         /* enum eng_keyfmt */
     uint8_t state;          /* CLOSED: enum eng_state */
     uint8_t why;            /* CLOSED: enum eng_close_why */
-    uint8_t reserved;
+    uint8_t pbind;          /* BOUND, LEARNED: the session's pbind number */
     struct flow_key key;
 };
 
@@ -263,7 +272,8 @@ struct eng_session {
     uint8_t bkind, bklen;
     uint8_t reserved;
     uint16_t bvsvc;
-    uint16_t reserved2;
+    uint16_t l7srv;         /* an FTP control session: the server's unfinished line, after
+                               the client's l7len bytes */
     uint8_t bkey[64];
 };
 
@@ -278,6 +288,7 @@ struct eng_counts {
     uint64_t requests_too_long, unparsed, client_resets, aged_dbind, no_available_real;
     uint64_t persist_alloc_failures;
     uint64_t handovers;     /* sessions the slow path took over */
+    uint64_t ftp_expectations;  /* "ftp data expectations" */
 };
 
 int eng_new(flow_table *t, uint64_t seed0, uint64_t seed1, eng **out);
@@ -302,8 +313,8 @@ int64_t eng_run(eng *e, const struct eng_batch *b, uint32_t start, uint32_t end,
 uint64_t eng_count(const eng *e);
 int64_t eng_iter(const eng *e, uint64_t *cursor, struct eng_session *out, uint32_t max);
 /* Hands the session of key over to the slow path: 1 and *out (with its buffered bytes in
- * l7[0 .. out->l7len), room for ENG_L7_BYTES) when the engine ran it, which it no longer
- * does (the entry is held for the slow path); 0 when it did not. */
+ * l7[0 .. out->l7len + out->l7srv), room for ENG_L7_BYTES) when the engine ran it, which it
+ * no longer does (the entry is held for the slow path); 0 when it did not. */
 int eng_take(eng *e, const struct flow_key *key, struct eng_session *out, uint8_t *l7);
 
 /* Aging: eng_sweep_begin finds the sessions a sweep at `now` removes (closed ones a fast

@@ -72,7 +72,8 @@ typedef struct {
     uint8_t bkind;          /* the binding the session uses: enum pst_kind, 0: none */
     uint16_t bvsvc;
     uint8_t bklen;
-    uint8_t reserved[9];
+    uint16_t l7srv;         /* OWN_C, FTP control: the server's unfinished line (l7 + 1024) */
+    uint8_t reserved[6];
     uint8_t bkey[64];
     uint8_t pad[24];
 } ent_t;

@@ -76,6 +76,8 @@ static const struct port_mode PORTS[] = {
     {85, ENG_MODE_L4, 1, 1, 0},
     {83, ENG_MODE_SLOW, 1, 0, 0},
     {53, ENG_MODE_L4, 0, 0, 0},
+    {21, ENG_MODE_L4 | ENG_MODE_FTP, 0, 1, 0},
+    {20, ENG_MODE_L4, 0, 0, 0},
 };
 enum { NPORTS = sizeof PORTS / sizeof PORTS[0] };
 
@@ -87,8 +89,9 @@ static void build(void)
     memcpy(addrs, VIP4, 16);
     memcpy(addrs + 16, VIP6, 16);
     CHECK(flow_set_vips(table, addrs, fams, 2) == FLOW_OK, "set_vips");
-    static const uint32_t kinds[] = {PST_IPV4, PST_IPV6, PST_SSLID, PST_COOKIE};
-    for (int i = 0; i < 4; i++) {
+    static const uint32_t kinds[] = {PST_IPV4, PST_IPV6, PST_SSLID, PST_COOKIE, PST_FTP,
+                                     PST_FTP6};
+    for (int i = 0; i < 6; i++) {
         pst_params p = {.kind = kinds[i], .capacity = 16, .journal = 64,
                         .seed = {rnd(), rnd()}};
         CHECK(pst_new(&p, &tables[kinds[i]]) == PST_OK, "pst_new");
@@ -164,6 +167,7 @@ static void build(void)
             x->length = (uint32_t)(rnd() % 10);
             memcpy(x->name, "S*ID", 4);
             x->name_len = 4;
+            x->ftp = PORTS[i].port == 21;
         }
     }
     CHECK(eng_set_services(engine, s, 2 * NPORTS) == 0, "set_services");
@@ -283,10 +287,54 @@ static size_t http_head(uint8_t *p, int response)
     return n;
 }
 
+/* An FTP control line (a data announcement, mostly), its end sometimes missing. */
+static size_t ftp_text(uint8_t *p, int from_server, uint8_t family)
+{
+    char line[160];
+    unsigned port = 40000 + (unsigned)(rnd() % 4), h = (unsigned)(rnd() % 4);
+    if (from_server) {
+        switch (rnd() % 4) {
+        case 0:
+            snprintf(line, sizeof line, "227 Entering Passive Mode (192,0,2,1,%u,%u).\r\n",
+                     port >> 8, port & 255);
+            break;
+        case 1:
+            snprintf(line, sizeof line, "227 Entering Passive Mode (10,0,0,%u,%u,%u).\r\n", h,
+                     port >> 8, port & 255);
+            break;
+        case 2:
+            snprintf(line, sizeof line, "229 Extended Passive Mode (|||%u|)\r\n", port);
+            break;
+        default:
+            snprintf(line, sizeof line, "200 OK\r\n150 Here it comes\r\n");
+        }
+    } else {
+        switch (rnd() % 4) {
+        case 0:
+            snprintf(line, sizeof line, "PORT 198,51,100,%u,%u,%u\r\n", h, port >> 8, port & 255);
+            break;
+        case 1:
+            snprintf(line, sizeof line, family == 6 ? "EPRT |2|2001:db8::%u|%u|\r\n"
+                                                    : "EPRT |1|198.51.100.%u|%u|\r\n", h, port);
+            break;
+        case 2:
+            snprintf(line, sizeof line, "PORT 1,2,3\r\nLIST\r\n");
+            break;
+        default:
+            snprintf(line, sizeof line, "USER anonymous\n");
+        }
+    }
+    size_t n = strlen(line);
+    memcpy(p, line, n);
+    return rnd() % 6 ? n : n - 1 - rnd() % 3;
+}
+
 static void start_payload(conn_t *c, int from_server)
 {
     size_t n;
-    if (rnd() % 10 == 0) {
+    if (c->vport == 21 && rnd() % 8) {
+        n = ftp_text(c->pending, from_server, c->family);
+    } else if (rnd() % 10 == 0) {
         n = rnd() % 200;
         for (size_t i = 0; i < n; i++)
             c->pending[i] = (uint8_t)rnd();
@@ -311,6 +359,11 @@ static void new_conn(conn_t *c)
     }
     c->cport = (uint16_t)(1024 + rnd() % 16);
     c->vport = rnd() % 12 == 0 ? 9999 : PORTS[rnd() % NPORTS].port;
+    if (rnd() % 10 == 0) {      /* an FTP data connection: passive to the VIP, or active */
+        c->vport = rnd() % 2 ? (uint16_t)(40000 + rnd() % 4) : 20;
+        if (c->vport == 20)
+            c->cport = (uint16_t)(40000 + rnd() % 4);
+    }
     c->cseq = (uint32_t)rnd();
     c->sseq = (uint32_t)rnd();
 }
@@ -526,7 +579,7 @@ static void slow_path(const uint8_t *f, size_t n)
 /* ---- batches, sweeps and the rest --------------------------------------------------------- */
 
 static double clock_now = 1000.0;
-static uint64_t seen_events[8], exceptions, handovers, opened;
+static uint64_t seen_events[8], exceptions, handovers, opened, expectations, ftp_data;
 
 static void read_events(struct eng_io *io)
 {
@@ -534,6 +587,7 @@ static void read_events(struct eng_io *io)
         const struct eng_event *v = &io->events[i];
         CHECK(v->kind >= ENG_EV_OPENED && v->kind <= ENG_EV_REFUSED, "event kind %u", v->kind);
         seen_events[v->kind]++;
+        ftp_data += v->kind == ENG_EV_BOUND && v->pbind == ENG_PBIND_FTP;
         CHECK((uint64_t)v->keyoff + v->keylen <= io->arena_len, "event key past the arena");
     }
     io->nevents = 0;
@@ -636,6 +690,7 @@ static void counts(void)
     eng_take_counts(engine, c);
     handovers += c->handovers;
     opened += c->opened;
+    expectations += c->ftp_expectations;
     free(c);
 }
 
@@ -687,13 +742,16 @@ int main(int argc, char **argv)
     sweep(io, 1);
     counts();
     printf("eng_stress: %llu opened, %llu bound, %llu learned, %llu refused, %llu closed, "
-           "%llu exceptions, %llu handovers\n", (unsigned long long)opened,
+           "%llu exceptions, %llu handovers, %llu FTP expectations, %llu FTP data\n",
+           (unsigned long long)opened,
            (unsigned long long)seen_events[ENG_EV_BOUND],
            (unsigned long long)seen_events[ENG_EV_LEARNED],
            (unsigned long long)seen_events[ENG_EV_REFUSED],
            (unsigned long long)seen_events[ENG_EV_CLOSED], (unsigned long long)exceptions,
-           (unsigned long long)handovers);
-    CHECK(opened && seen_events[ENG_EV_BOUND] && seen_events[ENG_EV_LEARNED] && handovers,
+           (unsigned long long)handovers, (unsigned long long)expectations,
+           (unsigned long long)ftp_data);
+    CHECK(opened && seen_events[ENG_EV_BOUND] && seen_events[ENG_EV_LEARNED] && handovers &&
+              expectations && ftp_data,
           "the run did not reach every path");
     CHECK(eng_count(engine) == 0, "%llu sessions outlived the last sweep",
           (unsigned long long)eng_count(engine));

@@ -111,6 +111,8 @@ slb:
         83: {{group: 1, dbind: ena, pbind: {{mode: cookie, cookie: insert, name: SRV}}}}
         84: {{group: 3}}
         85: {{group: 1, dbind: ena}}
+        21: {{app: ftp, group: 2, ftpp: true, pbind: clientip, ptmout: 1}}
+        20: {{app: ftp-data, group: 2}}
     2:
       ena: false
       vip: {vip2}
@@ -121,7 +123,7 @@ V4 = dict(vip="192.0.2.100", vip2="192.0.2.200", clients=["198.51.100.%d" % i
                                                             for i in range(1, 7)])
 V6 = dict(vip="2001:db8::100", vip2="2001:db8::200", clients=["2001:db8:1::%d" % i
                                                                 for i in range(1, 7)])
-PORTS = (80, 443, 8080, 81, 82, 83, 84, 85)
+PORTS = (80, 443, 8080, 81, 82, 83, 84, 85, 21)
 
 
 def setup(**over) -> str:
@@ -148,6 +150,13 @@ def conversations(draw, family=V4):
         if vport == 53:
             scripts.append([udp(cip, family["vip"], 5000 + i, 53)
                             for _ in range(draw(st.integers(1, 3)))])
+            continue
+        if vport == 9999 and draw(st.booleans()):  # the disabled virtual server
+            f = Flow(cip, 20000 + i, family["vip2"], 80)
+            scripts.append([*f.handshake(), f.send(b"x")])
+            continue
+        if vport == 21:
+            scripts.append(draw(ftp_session(family, cip, 20000 + i)))
             continue
         f = Flow(cip, 20000 + i, family["vip"], vport)
         steps = [f.syn()]
@@ -211,6 +220,53 @@ def conversations(draw, family=V4):
 
 
 GAPS = (0.5, 1.5, 5.0, 65.0, 700.0)
+
+def _pieces(draw, data: bytes) -> list[bytes]:
+    """``data`` cut at up to two random points."""
+    cut = sorted(draw(st.lists(st.integers(1, max(1, len(data) - 1)), max_size=2,
+                               unique=True)))
+    bounds = [0, *[c for c in cut if c < len(data)], len(data)]
+    return [data[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+@st.composite
+def ftp_session(draw, family, cip: str, cport: int) -> list[bytes]:
+    """An FTP control connection announcing a data connection (passive: 227/229; active:
+    PORT/EPRT), its lines cut anywhere, and the data connection it announced."""
+    vip = family["vip"]
+    v6 = ":" in vip
+    ctl = Flow(cip, cport, vip, 21)
+    steps = [*ctl.handshake(), ctl.reply(b"220 ready\r\n")]
+    port = draw(st.integers(40000, 40100))
+    passive = draw(st.booleans())
+    if passive:
+        steps += [ctl.send(b"PASV\r\n")]
+        if v6 or draw(st.booleans()):
+            reply = b"229 Entering Extended Passive Mode (|||%d|)\r\n" % port
+        else:
+            named = vip if draw(st.integers(0, 3)) else "10.0.1.14"  # the real's own: rewritten
+            reply = b"227 Entering Passive Mode (%s,%d,%d).\r\n" % (
+                named.replace(".", ",").encode(), port >> 8, port & 255)
+        for piece in _pieces(draw, reply):
+            steps.append(ctl.reply(piece))
+    else:
+        if v6:
+            line = b"EPRT |2|%s|%d|\r\n" % (cip.encode(), port)
+        else:
+            line = b"PORT %s,%d,%d\r\n" % (cip.replace(".", ",").encode(), port >> 8,
+                                            port & 255)
+        for piece in _pieces(draw, line):
+            steps.append(ctl.send(piece))
+        steps.append(ctl.reply(b"200 PORT command successful.\r\n"))
+    if draw(st.booleans()):
+        if passive:
+            data = Flow(cip, cport + 1000, vip, port)
+        else:  # the real opens it, from the VIP's port 20
+            data = Flow(vip, 20, cip, port)
+        steps += [data.syn(), data.synack(), data.ack(), data.send(b"x" * 100), *data.close()]
+    steps += [ctl.send(b"QUIT\r\n"), ctl.reply(b"221 bye\r\n"), *ctl.close()]
+    return steps
+
 
 SETUPS = {
     "rr": setup(),

@@ -27,7 +27,9 @@ from weboslb.table.contract import HashFn, KeyKind
 PBINDS = ("none", "clientip", "cookie", "sslid", "ftp", "urlhash")
 METRICS = {"roundrobin": lib.ENG_METRIC_ROUNDROBIN, "leastconns": lib.ENG_METRIC_LEASTCONNS,
            "hash": lib.ENG_METRIC_HASH}
-TABLE_KINDS = (KeyKind.IPV4, KeyKind.IPV6, KeyKind.SSLID, KeyKind.COOKIE)
+TABLE_KINDS = (KeyKind.IPV4, KeyKind.IPV6, KeyKind.SSLID, KeyKind.COOKIE, KeyKind.FTP,
+               KeyKind.FTP6)
+assert PBINDS[lib.ENG_PBIND_FTP] == "ftp"
 L7_BUFFERS = 4096  # requests and responses gathered at once (8 KiB each)
 EVENTS = 4096  # event records a run writes before the slow path reads them
 ARENA = EVENTS * 64  # their key bytes
@@ -62,6 +64,7 @@ class Record:
     bits: int
     binding: tuple[KeyKind, int, bytes] | None
     data: bytes = b""  # the buffered request (unbound) or response (bound)
+    lines_server: bytes = b""  # an FTP control session: data is the client's unfinished line
 
 
 _KINDS = {k.cid: k for k in KeyKind}
@@ -79,7 +82,8 @@ def _record(c, data: bytes = b"") -> Record:
         binding = (_KINDS[c.bkind], c.bvsvc, bytes(ffi.buffer(c.bkey, c.bklen)))
     return Record(conn_of(c.key), c.created, c.last, c.bound_at, c.serial, c.packets, c.octets,
                   c.timeout, c.request_next, c.real, c.svc, c.pport, c.rport, c.ingress, c.sp,
-                  c.state, c.persist, c.watch, c.bits, binding, data)
+                  c.state, c.persist, c.watch, c.bits, binding, data[:c.l7len],
+                  data[c.l7len:])
 
 
 def _ptr(ctype: str, arr):
@@ -238,6 +242,8 @@ class Engine(FlowCache):
                 need.add(KeyKind.SSLID)
             if mode & lib.ENG_MODE_COOKIE:
                 need.add(KeyKind.COOKIE)
+            if mode & lib.ENG_MODE_FTP:
+                need.update((KeyKind.FTP, KeyKind.FTP6))
         used = _ptr("uint8_t[]", persistence.used)
         keep.append(used)
         for kind in TABLE_KINDS:  # the tables the engine may bind in are made now
@@ -253,6 +259,7 @@ class Engine(FlowCache):
             ffi.memmove(c.vip, vip, 16)
             c.family = fam
             c.mode = modes[n]
+            c.ftp = int(view.ftp)
             c.live = int(services.serving(view.vip, view.vport))
             c.delayed, c.clientip = int(view.delayed), int(view.clientip)
             c.pbind = PBINDS.index(view.pbind_name)
@@ -338,7 +345,7 @@ class Engine(FlowCache):
         if rc != 1:
             return None
         c = self._rec
-        return _record(c, ffi.buffer(self._l7, c.l7len)[:])
+        return _record(c, ffi.buffer(self._l7, c.l7len + c.l7srv)[:])
 
     def records(self) -> Iterator[Record]:
         """Every session the engine runs (without their buffered bytes)."""
@@ -418,8 +425,12 @@ class EngineDamPorts:
 def service_mode(view, groups) -> int:
     """What the engine does for a service (enum eng_mode bits; 0: the slow path does all)."""
     g = groups.get(view.group)
-    if view.ftp or g is None or g.metric_name not in METRICS:
+    if g is None or g.metric_name not in METRICS:
         return lib.ENG_MODE_SLOW
+    if view.ftp:  # control lines and data connections; not with Layer 7 binding besides
+        if view.delayed or view.sslid or view.cookie or view.urlhash:
+            return lib.ENG_MODE_SLOW
+        return lib.ENG_MODE_L4 | lib.ENG_MODE_FTP
     if view.cookie not in ("", "passive") or view.urlhash > lib.ENG_KEY_MAX:
         return lib.ENG_MODE_SLOW
     if view.cookie and len(view.pbind.name.encode()) > lib.ENG_NAME_MAX:

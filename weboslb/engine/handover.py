@@ -8,7 +8,7 @@ import ipaddress
 from collections.abc import Sequence
 
 from weboslb._native import lib
-from weboslb.engine.cengine import Record, conn_of
+from weboslb.engine.cengine import PBINDS, Record, conn_of
 from weboslb.engine.events import Bound, Closed, Event, Learned, Opened, Persist, Refused, Why
 from weboslb.engine.services import Services, ServiceView
 from weboslb.engine.session import Session, TcpState
@@ -29,7 +29,15 @@ def key_text(fmt: int, data: bytes) -> str:
         return data.decode("ascii")
     if fmt == lib.ENG_KEY_TEXT:
         return data.decode("latin-1")
+    if fmt == lib.ENG_KEY_ENDPOINT:
+        return endpoint_text(data)
     return ""
+
+
+def endpoint_text(key: bytes) -> str:
+    """An FTP data expectation's key (address and port) as switch._bind_data writes it."""
+    addr, port = ipaddress.ip_address(key[:-2]), int.from_bytes(key[-2:], "big")
+    return f"{addr}:{port}" if addr.version == 4 else f"[{addr}]:{port}"
 
 
 def binding_text(binding: tuple[KeyKind, int, bytes] | None) -> str:
@@ -38,6 +46,8 @@ def binding_text(binding: tuple[KeyKind, int, bytes] | None) -> str:
     kind, _, key = binding
     if kind in (KeyKind.IPV4, KeyKind.IPV6):
         return str(ipaddress.ip_address(key))
+    if kind in (KeyKind.FTP, KeyKind.FTP6):
+        return endpoint_text(key)
     if kind is KeyKind.SSLID:
         return key.hex()
     return key.decode("latin-1")
@@ -46,17 +56,23 @@ def binding_text(binding: tuple[KeyKind, int, bytes] | None) -> str:
 def session_of(rec: Record, views: Sequence[ServiceView], services: Services) -> Session:
     """The ``Session`` the slow path would hold for this connection."""
     view = views[rec.svc]
+    bits = rec.bits
     s = Session(conn=rec.conn, sp=rec.sp, ingress=rec.ingress, created=rec.created,
                 last=rec.last, timeout=rec.timeout, state=STATES[rec.state], vsvc=view.vsvc,
-                pbind=view.pbind_name)
+                pbind="ftp" if bits & lib.ENG_FTP_DATA else view.pbind_name)
     real = services.by_code.get(rec.real) if rec.real != NO_REAL else None
     if real is not None:
         s.real, s.virt, s.rip, s.rport = real.id, view.virt, real.rip, rec.rport
         s.pport, s.bound_at = rec.pport, rec.bound_at
+    if bits & lib.ENG_FTP_CONTROL:
+        s.ftp_control = True
+        s.lines_client += rec.data
+        s.lines_server += rec.lines_server
+    elif real is not None:
         s.response += rec.data
     else:
         s.request += rec.data
-    bits = rec.bits
+    s.server_initiated = bool(bits & lib.ENG_SERVER_INIT)
     s.persist, s.binding, s.key = PERSISTS[rec.persist], rec.binding, binding_text(rec.binding)
     s.unbound = bool(bits & lib.ENG_UNBOUND)
     s.fin_client = bool(bits & lib.ENG_FIN_CLIENT)
@@ -82,6 +98,6 @@ def event_of(v, key: bytes, views: Sequence[ServiceView], services: Services) ->
     real = services.by_code[v.real]
     text = key_text(v.keyfmt, key)
     if kind == lib.ENG_EV_BOUND:
-        return Bound(ts, conn, view.virt, real.id, real.rip, v.rport, view.pbind_name, text,
+        return Bound(ts, conn, view.virt, real.id, real.rip, v.rport, PBINDS[v.pbind], text,
                      PERSISTS[v.persist], VIAS[v.via])
-    return Learned(ts, conn, view.pbind_name, text, real.id)
+    return Learned(ts, conn, PBINDS[v.pbind], text, real.id)

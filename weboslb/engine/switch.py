@@ -244,6 +244,8 @@ class Switch:
                 counts["persistence hits " + name] += c.phit[i]
         if c.unparsed:
             counts["layer7 unparsed requests"] += c.unparsed
+        if c.ftp_expectations:
+            counts["ftp data expectations"] += c.ftp_expectations
         l7, maint = self.layer7, self.maint
         l7.half_open += c.half_open
         l7.requests_too_long += c.requests_too_long
@@ -584,15 +586,18 @@ class Switch:
         return real.id
 
     def _attach(self, s: Session, svc: ServiceView, rid: Id, now: float, *, persist: Persist,
-                key_text: str, binding, via: str) -> None:
+                key_text: str, binding, via: str, rport: int | None = None) -> None:
+        """Bind the session to its real; ``rport``: the real's port when it is not the
+        service's (an FTP data connection's)."""
         real = self.services.reals[rid]
-        s.real, s.rip, s.rport, s.virt = rid, real.rip, svc.rport, svc.virt
+        rport = svc.rport if rport is None else rport
+        s.real, s.rip, s.rport, s.virt = rid, real.rip, rport, svc.virt
         s.timeout = real.tmout
         s.persist, s.key, s.binding = persist, key_text, binding
         s.bound_at = now
         s.pport = s.conn.cport
         if self.dam:
-            port = self.dam_ports.allocate(s.sp, s.conn.cip, real.rip, svc.rport)
+            port = self.dam_ports.allocate(s.sp, s.conn.cip, real.rip, rport)
             if port is not None:
                 s.pport = port
         s.ftp_control = svc.ftp and s.conn.vport == svc.vport and not s.server_initiated
@@ -600,7 +605,7 @@ class Switch:
         self.farm.opened(rid, now)
         self.virts[svc.virt].opened(rid)
         if self.want_events:
-            self.events.append(Bound(now, s.conn, svc.virt, rid, real.rip, svc.rport,
+            self.events.append(Bound(now, s.conn, svc.virt, rid, real.rip, rport,
                                      s.pbind, key_text, persist, via))
 
     def _watch(self, svc: ServiceView) -> int:
@@ -853,9 +858,9 @@ class Switch:
         text = f"{ipaddress.ip_address(addr)}:{port}" if len(addr) == 4 else \
             f"[{ipaddress.ip_address(addr)}]:{port}"
         self.counts["persistence hits ftp"] += 1
+        # the real's port is the data port it announced, or its port 20
         self._attach(s, svc, real.id, now, persist=Persist.HIT, key_text=text,
-                     binding=binding, via="persist")
-        s.rport = s.conn.vport  # the data port the real announced, or its port 20
+                     binding=binding, via="persist", rport=s.conn.vport)
         s.watch = 0
 
     # ---- time -----------------------------------------------------------------------------
