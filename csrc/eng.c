@@ -1746,6 +1746,21 @@ int64_t eng_iter(const eng *e, uint64_t *cursor, struct eng_session *out, uint32
     return n;
 }
 
+int eng_peek(const eng *e, const struct flow_key *key, struct eng_session *out)
+{
+    uint64_t idx;
+    if (e == NULL || key == NULL || out == NULL)
+        return ENG_EINVAL;
+    const flow_table *t = e->t;
+    if (!flow_key_ok(key) || flow_find(t, flow_hash_of(t, key), key, &idx) < 0)
+        return 0;
+    const ent_t *x = flow_ent(t, idx);
+    if (x->own != OWN_C)
+        return 0;
+    session_of(x, out);
+    return 1;
+}
+
 int eng_take(eng *e, const struct flow_key *key, struct eng_session *out, uint8_t *l7)
 {
     uint64_t idx;

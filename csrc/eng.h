@@ -312,6 +312,8 @@ int64_t eng_run(eng *e, const struct eng_batch *b, uint32_t start, uint32_t end,
 /* The engine's sessions: how many, and up to max from *cursor on (0 to start; advanced). */
 uint64_t eng_count(const eng *e);
 int64_t eng_iter(const eng *e, uint64_t *cursor, struct eng_session *out, uint32_t max);
+/* The engine's session of key, read only: 1 and *out, or 0 when it runs none. */
+int eng_peek(const eng *e, const struct flow_key *key, struct eng_session *out);
 /* Hands the session of key over to the slow path: 1 and *out (with its buffered bytes in
  * l7[0 .. out->l7len + out->l7srv), room for ENG_L7_BYTES) when the engine ran it, which it
  * no longer does (the entry is held for the slow path); 0 when it did not. */

@@ -358,11 +358,14 @@ class Engine(FlowCache):
             yield from [_record(chunk[i]) for i in range(got)]
 
     def find(self, conn: Conn) -> Record | None:
-        """The engine's session of ``conn`` (read only), if any."""
-        for r in self.records():
-            if r.conn == conn:
-                return r
-        return None
+        """The engine's session of ``conn`` (read only, without its buffered bytes), if any."""
+        try:
+            key = key_of(conn)
+        except ValueError:
+            return None
+        if lib.eng_peek(self._e, ffi.from_buffer("struct flow_key *", key), self._rec) != 1:
+            return None
+        return _record(self._rec)
 
     def sweep_begin(self, now: float, fast_period: float, half_open_age: float,
                     slow: bool) -> int:
