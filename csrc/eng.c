@@ -83,8 +83,7 @@ struct eng {
     uint16_t *code_slot;            /* 65536: a real's code -> its slot, ENG_NO_SLOT */
     struct eng_params params;
     int configured;                 /* services, farm and parameters have all been set */
-    pst_table *tables[8];
-    uint8_t *used;                  /* the slow path's "table in use" flags, by kind */
+    pst_table *tables[8];           /* the slow path's tables, by kind; NULL: not made yet */
     uint64_t l7_count;              /* buffers in use */
     uint8_t **l7_free;              /* buffers ready for use */
     uint64_t l7_nfree;
@@ -286,13 +285,11 @@ int eng_set_params(eng *e, const struct eng_params *p)
     return 0;
 }
 
-int eng_set_table(eng *e, uint32_t kind, pst_table *table, uint8_t *used)
+int eng_set_table(eng *e, uint32_t kind, pst_table *table)
 {
-    if (e == NULL || kind < PST_IPV4 || kind > PST_URLHASH || (table && !used))
+    if (e == NULL || kind < PST_IPV4 || kind > PST_URLHASH)
         return ENG_EINVAL;
     e->tables[kind] = table;
-    if (used)
-        e->used = used;
     return 0;
 }
 
@@ -468,7 +465,7 @@ static int pget(const eng *e, uint32_t kind, uint16_t vsvc, const uint8_t *key, 
                 double now, pst_entry *out)
 {
     pst_table *t = e->tables[kind];
-    if (t == NULL || e->used == NULL || !e->used[kind])    /* a table not in use: empty */
+    if (t == NULL)                  /* not made yet: it holds nothing */
         return 0;
     return pst_get(t, vsvc, key, len, (uint32_t)now, out) == 1;
 }
@@ -498,9 +495,6 @@ static int pbind(eng *e, uint32_t kind, uint16_t vsvc, const uint8_t *key, size_
     en.flags = PST_F_PERSIST;
     en.keylen = (uint8_t)len;
     memcpy(en.key, key, len);
-    if (e->tables[kind] == NULL)
-        return 0;
-    e->used[kind] = 1;
     if (pst_put(e->tables[kind], &en, (uint32_t)now, 1) == PST_EFULL) {
         e->counts.persist_alloc_failures++;
         return 0;
@@ -910,6 +904,10 @@ static void choose(const eng *e, const struct eng_service *s, const struct flow_
         c->keylen = mlen;
         hit = persisted(e, kind, s->pvsvc, c->bkey, mlen, now, c);
         want_new = !hit;
+        if (want_new && e->tables[kind] == NULL) {
+            c->sel = SEL_SLOW;      /* the first binding of its kind makes the table */
+            return;
+        }
     } else if ((s->mode & ENG_MODE_COOKIE) && q && q->has_cookie) {
         size_t koff, klen;
         if (l7_cookie_key(q->cookie_len, s->offset, s->length, &koff, &klen) == L7_OK &&
@@ -1251,27 +1249,39 @@ static void expect(eng *e, const ent_t *x, const struct eng_service *s, const ui
         e->counts.ftp_expectations++;
 }
 
+enum { LINE_REWRITE = 1, LINE_NO_TABLE = 2 };
+
 /* One complete control line (through its LF): switch._ftp_client_lines /
- * _ftp_server_lines on it.  Returns 1 when the slow path would rewrite it (a 227 naming
- * another address than the VIP). */
+ * _ftp_server_lines on it.  Returns LINE_REWRITE when the slow path would rewrite it (a 227
+ * naming another address than the VIP), LINE_NO_TABLE when it announces an endpoint whose
+ * table is not made yet (the slow path makes it). */
 static int ftp_line(eng *e, const ent_t *x, const struct eng_service *s, const uint8_t *line,
                     size_t n, int from_client, int commit, double now)
 {
     struct l7_ftp f;
+    const uint8_t *addr;
+    uint32_t alen, vlen = alen_of(x->key.family);
+    int rc = 0;
     if (l7_ftp_line(line, n, from_client, &f) != L7_OK)
         return 0;
     if (from_client) {
-        if ((f.kind == L7_FTP_PORT || f.kind == L7_FTP_EPRT) && (f.family == 4 || f.family == 6)
-            && commit)
-            expect(e, x, s, f.addr, alen_of(f.family), f.port, now);
-        return 0;
+        if ((f.kind != L7_FTP_PORT && f.kind != L7_FTP_EPRT) || (f.family != 4 && f.family != 6))
+            return 0;
+        addr = f.addr;
+        alen = alen_of(f.family);
+    } else {
+        if (f.kind != L7_FTP_PASV227 && f.kind != L7_FTP_EPSV229)
+            return 0;
+        addr = x->key.vip;
+        alen = vlen;
+        if (f.family && alen_of(f.family) == vlen && memcmp(f.addr, x->key.vip, vlen) != 0)
+            rc = LINE_REWRITE;
     }
-    if (f.kind != L7_FTP_PASV227 && f.kind != L7_FTP_EPSV229)
-        return 0;
-    uint32_t vlen = alen_of(x->key.family);
+    if (e->tables[alen == 4 ? PST_FTP : PST_FTP6] == NULL)
+        return rc | LINE_NO_TABLE;
     if (commit)
-        expect(e, x, s, x->key.vip, vlen, f.port, now);
-    return f.family && alen_of(f.family) == vlen && memcmp(f.addr, x->key.vip, vlen) != 0;
+        expect(e, x, s, addr, alen, f.port, now);
+    return rc;
 }
 
 /* switch._ftp_lines over one segment of a control connection: the unfinished line kept
@@ -1310,8 +1320,8 @@ static int ftp_lines(eng *e, ent_t *x, const struct eng_service *s, const uint8_
             memcpy(x->l7 + (from_client ? 0 : 1024) + k, p, add);
     }
     if (!commit) {
-        if (!from_client && rewrite && k == 0)
-            return F_SLOW;          /* the slow path rewrites the reply to name the VIP */
+        if ((rewrite & LINE_NO_TABLE) || (!from_client && (rewrite & LINE_REWRITE) && k == 0))
+            return F_SLOW;          /* the slow path makes the table, or rewrites the reply */
         if (rest_len && x->l7 == NULL && (x->l7 = l7_get(e)) == NULL)
             return F_SLOW;
         return F_DONE;
@@ -1452,6 +1462,11 @@ static int c_to_client(eng *e, ent_t *x, const pend_t *r, const ctx_t *cx)
             total = old + add;
         }
         parse_response(s, resp, total, &q);
+        if (q.need == NEED_DONE &&
+            (((s->mode & ENG_MODE_SSLID) && q.sid_len && !q.tls13 && !e->tables[PST_SSLID]) ||
+             ((s->mode & ENG_MODE_COOKIE) && q.has_cookie && !e->tables[PST_COOKIE] &&
+              q.cookie_len >= s->offset)))
+            return F_SLOW;          /* the first binding of its kind makes the table */
         if (q.need == NEED_MORE && total < ENG_L7_BYTES) {
             if (x->l7 == NULL) {
                 if ((x->l7 = l7_get(e)) == NULL)

@@ -294,13 +294,13 @@ struct eng_counts {
 int eng_new(flow_table *t, uint64_t seed0, uint64_t seed1, eng **out);
 void eng_free(eng *e);
 
-/* Configuration: services, farm, parameters and the persistence tables by kind (NULL: none,
- * the services that need one are the slow path's).  used: the slow path's "table in use"
- * flags by kind, set when the engine binds first. */
+/* Configuration: services, farm, parameters, and the slow path's persistence table of a
+ * kind (NULL: not made yet - a frame that would bind the first entry of the kind is the
+ * slow path's, which makes the table; it is then set here). */
 int eng_set_services(eng *e, const struct eng_service *s, uint32_t n);
 int eng_set_farm(eng *e, const struct eng_farm *f);
 int eng_set_params(eng *e, const struct eng_params *p);
-int eng_set_table(eng *e, uint32_t kind, pst_table *table, uint8_t *used);
+int eng_set_table(eng *e, uint32_t kind, pst_table *table);
 
 /* Frames start .. end-1 of the batch, in order, until one is the slow path's.  Returns the
  * index where it stopped (end when all were decided), *stop saying why; events go to io.

@@ -156,6 +156,8 @@ class Engine(FlowCache):
         self._counts = ffi.new("struct eng_counts *")
         self.unheld = array("q", [0])  # slow-path sessions the table could not hold
         self.compiled = Compiled([], [])
+        self._tables: dict = {}
+        self.tables_seen = 0
 
     def close(self) -> None:
         if self._e is not None:
@@ -232,26 +234,9 @@ class Engine(FlowCache):
         keep.append(cfarm)
         _check(lib.eng_set_farm(self._e, cfarm), "eng_set_farm")
 
+        self.set_tables(persistence)
         views = services.views()
         modes = [service_mode(view, groups) for view in views]
-        need = set()
-        for view, mode in zip(views, modes):
-            if mode and view.clientip:
-                need.add(KeyKind.IPV4 if len(view.vip) == 4 else KeyKind.IPV6)
-            if mode & lib.ENG_MODE_SSLID:
-                need.add(KeyKind.SSLID)
-            if mode & lib.ENG_MODE_COOKIE:
-                need.add(KeyKind.COOKIE)
-            if mode & lib.ENG_MODE_FTP:
-                need.update((KeyKind.FTP, KeyKind.FTP6))
-        used = _ptr("uint8_t[]", persistence.used)
-        keep.append(used)
-        for kind in TABLE_KINDS:  # the tables the engine may bind in are made now
-            table = persistence.prepare(kind) if kind in need else None
-            keep.append(table)
-            _check(lib.eng_set_table(self._e, kind.cid, table._t if table is not None else ffi.NULL, used),
-                   "eng_set_table")
-
         csvcs = ffi.new("struct eng_service[]", max(1, len(views)))
         for n, view in enumerate(views):
             c = csvcs[n]
@@ -285,6 +270,18 @@ class Engine(FlowCache):
             "limit": limit, "l7_buffers": self.l7_buffers})
         _check(lib.eng_set_params(self._e, params), "eng_set_params")
         self.compiled = Compiled(views, keep)
+
+    def set_tables(self, persistence) -> None:
+        """Point the engine at the persistence tables made so far (it leaves the first
+        binding of a kind to the slow path, which makes its table)."""
+        tables = dict(persistence.tables)
+        for kind in TABLE_KINDS:
+            table = tables.get(kind)
+            _check(lib.eng_set_table(self._e, kind.cid,
+                                     table._t if table is not None else ffi.NULL),
+                   "eng_set_table")
+        self._tables = tables  # kept alive while C points at them
+        self.tables_seen = len(tables)
 
     # ---- batches ---------------------------------------------------------------------------
 

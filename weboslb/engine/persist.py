@@ -8,7 +8,6 @@ expectation (ref §5.3).  Insert and rewrite cookies and URL hashing keep nothin
 """
 from __future__ import annotations
 
-from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
@@ -23,33 +22,15 @@ class Persistence:
     def __init__(self, capacity: int = DEFAULT_CAPACITY, *, seed: bytes | None = None) -> None:
         self.capacity = capacity
         self.seed = seed
-        self._tables: dict[KeyKind, PersistTable] = {}
-        # 1 at a kind's C id once its table is in use: the C fast path marks it too when it
-        # binds first (tables it may bind in are made in advance, by ``prepare``)
-        self.used = array("B", bytes(8))
+        self.tables: dict[KeyKind, PersistTable] = {}
         self.alloc_failures = 0
         self._bindings: Callable[[], Iterable[tuple | None]] | None = None
 
-    @property
-    def tables(self) -> dict[KeyKind, PersistTable]:
-        """The tables in use, by key kind."""
-        used = self.used
-        return {k: t for k, t in self._tables.items() if used[k.cid]}
-
     def table(self, kind: KeyKind) -> PersistTable:
-        t = self._tables.get(kind)
+        t = self.tables.get(kind)
         if t is None:
-            t = self._tables[kind] = PersistTable(kind, self.capacity, policy=Policy.REFUSE,
-                                                  seed=self.seed)
-        self.used[kind.cid] = 1
-        return t
-
-    def prepare(self, kind: KeyKind) -> PersistTable:
-        """The table of a kind, made now if need be but not in use until a first binding."""
-        t = self._tables.get(kind)
-        if t is None:
-            t = self._tables[kind] = PersistTable(kind, self.capacity, policy=Policy.REFUSE,
-                                                  seed=self.seed)
+            t = self.tables[kind] = PersistTable(kind, self.capacity, policy=Policy.REFUSE,
+                                                 seed=self.seed)
         return t
 
     def users_from(self, bindings: Callable[[], Iterable[tuple | None]]) -> None:
@@ -64,7 +45,7 @@ class Persistence:
         return Counter(b for b in self._bindings() if b is not None)
 
     def lookup(self, kind: KeyKind, vsvc: int, key: bytes, now: float) -> Entry | None:
-        t = self._tables.get(kind) if self.used[kind.cid] else None
+        t = self.tables.get(kind)
         return t.lookup(key, vsvc=vsvc, now=int(now)) if t is not None else None
 
     def touch(self, kind: KeyKind, vsvc: int, key: bytes, now: float, e: Entry) -> None:
@@ -93,7 +74,7 @@ class Persistence:
         return sum(t.expire(int(now), max_work) for t in self.tables.values())
 
     def clear(self) -> None:
-        for t in self._tables.values():
+        for t in self.tables.values():
             t.clear()
 
     def __len__(self) -> int:
@@ -105,7 +86,6 @@ class Persistence:
                 yield kind, e
 
     def close(self) -> None:
-        for t in self._tables.values():
+        for t in self.tables.values():
             t.close()
-        self._tables.clear()
-        self.used = array("B", bytes(8))
+        self.tables.clear()

@@ -191,6 +191,9 @@ class Switch:
             return BatchResult(verdicts, whys, reals, 0)
         verdicts, whys, reals = bytearray(n), bytearray(n), array("H", [NO_REAL]) * n
         engine = self.fast
+        tables = self.persistence.tables
+        if len(tables) != engine.tables_seen:
+            engine.set_tables(self.persistence)
         run = engine.batch(buf, offsets, lengths, times, link, self.ingress, verdicts, whys,
                            reals)
         slow = start = 0
@@ -209,6 +212,8 @@ class Switch:
                                                link=link), verdicts, whys, reals)
                     slow += 1
                     i += 1
+                    if len(tables) != engine.tables_seen:  # it made a table
+                        engine.set_tables(self.persistence)
             start = end
         self._fold_counts()
         return BatchResult(verdicts, whys, reals, n - slow)
