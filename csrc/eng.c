@@ -63,6 +63,11 @@ typedef struct {
 
 _Static_assert(sizeof(dam_t) == 40, "a DAM key must stay 40 bytes");
 
+typedef struct {
+    dam_t key;
+    uint64_t h;
+} dam_slot;
+
 struct eng {
     flow_table *t;
     uint64_t seed[2];
@@ -89,7 +94,7 @@ struct eng {
     uint64_t l7_nfree;
     uint8_t **slabs;                /* where the buffers live, L7_SLAB a slab */
     uint64_t nslabs;
-    dam_t *dam;
+    dam_slot *dam;
     uint64_t dam_mask, dam_count;
     uint64_t *dam_next;             /* per SP: the allocation cursor */
     struct {
@@ -581,6 +586,9 @@ static void l7_drop(eng *e, ent_t *x)
 
 /* ---- DAM ports (vma.py DamPorts) ---------------------------------------------------------- */
 
+/* The set of (client, port, real, real port) in use: open addressing at load <= 1/2,
+ * backward-shift deletion, each slot keeping its key's hash (deletion rehashes nothing). */
+
 static uint64_t dam_hash(const eng *e, const dam_t *k)
 {
     return kh_sip(e->seed, (const uint8_t *)k, sizeof *k, sizeof *k, 1, 1);
@@ -598,41 +606,43 @@ static void dam_key(dam_t *k, const uint8_t *cip, uint8_t cfam, uint16_t port,
     k->rport = rport;
 }
 
-static int64_t dam_find(const eng *e, const dam_t *k)
+static int64_t dam_find(const eng *e, const dam_t *k, uint64_t h)
 {
     if (e->dam == NULL)
         return -1;
-    for (uint64_t pos = dam_hash(e, k) & e->dam_mask;; pos = (pos + 1) & e->dam_mask) {
-        if (e->dam[pos].cfam == 0)
+    for (uint64_t pos = h & e->dam_mask;; pos = (pos + 1) & e->dam_mask) {
+        const dam_slot *d = &e->dam[pos];
+        if (d->key.cfam == 0)
             return -1;
-        if (!memcmp(&e->dam[pos], k, sizeof *k))
+        if (d->h == h && !memcmp(&d->key, k, sizeof *k))
             return (int64_t)pos;
     }
 }
 
-static void dam_place(dam_t *slots, uint64_t mask, const dam_t *k, uint64_t h)
+static void dam_place(dam_slot *slots, uint64_t mask, const dam_t *k, uint64_t h)
 {
     uint64_t pos = h & mask;
-    while (slots[pos].cfam)
+    while (slots[pos].key.cfam)
         pos = (pos + 1) & mask;
-    slots[pos] = *k;
+    slots[pos].key = *k;
+    slots[pos].h = h;
 }
 
-static int dam_insert(eng *e, const dam_t *k)
+static int dam_insert(eng *e, const dam_t *k, uint64_t h)
 {
     if (e->dam == NULL || 2 * (e->dam_count + 1) > e->dam_mask + 1) {
         uint64_t slots = e->dam ? 2 * (e->dam_mask + 1) : 1024;
-        dam_t *nd = calloc(slots, sizeof *nd);
+        dam_slot *nd = calloc(slots, sizeof *nd);
         if (nd == NULL)
             return ENG_ENOMEM;
         for (uint64_t i = 0; e->dam && i <= e->dam_mask; i++)
-            if (e->dam[i].cfam)
-                dam_place(nd, slots - 1, &e->dam[i], dam_hash(e, &e->dam[i]));
+            if (e->dam[i].key.cfam)
+                dam_place(nd, slots - 1, &e->dam[i].key, e->dam[i].h);
         free(e->dam);
         e->dam = nd;
         e->dam_mask = slots - 1;
     }
-    dam_place(e->dam, e->dam_mask, k, dam_hash(e, k));
+    dam_place(e->dam, e->dam_mask, k, h);
     e->dam_count++;
     return 0;
 }
@@ -642,9 +652,9 @@ static void dam_erase(eng *e, uint64_t hole)
     uint64_t j = hole, mask = e->dam_mask;
     for (;;) {
         j = (j + 1) & mask;
-        if (e->dam[j].cfam == 0)
+        if (e->dam[j].key.cfam == 0)
             break;
-        uint64_t home = dam_hash(e, &e->dam[j]) & mask;
+        uint64_t home = e->dam[j].h & mask;
         if (((j - home) & mask) >= ((j - hole) & mask)) {
             e->dam[hole] = e->dam[j];
             hole = j;
@@ -668,8 +678,9 @@ int32_t eng_dam_allocate(eng *e, uint32_t sp, const uint8_t *cip, uint8_t cfamil
         uint16_t port = (uint16_t)(first + (int64_t)(k % (uint64_t)span) * step);
         k++;
         dam_key(&key, cip, cfamily, port, rip, rfamily, rport);
-        if (dam_find(e, &key) < 0) {
-            if (dam_insert(e, &key) != 0)
+        uint64_t h = dam_hash(e, &key);
+        if (dam_find(e, &key, h) < 0) {
+            if (dam_insert(e, &key, h) != 0)
                 return ENG_ENOMEM;
             e->dam_next[sp] = k;
             return port;
@@ -685,7 +696,7 @@ int eng_dam_release(eng *e, const uint8_t *cip, uint8_t cfamily, uint16_t port,
     if (e == NULL || cip == NULL || rip == NULL)
         return ENG_EINVAL;
     dam_key(&key, cip, cfamily, port, rip, rfamily, rport);
-    int64_t pos = dam_find(e, &key);
+    int64_t pos = dam_find(e, &key, dam_hash(e, &key));
     if (pos < 0)
         return 0;
     dam_erase(e, (uint64_t)pos);
@@ -1960,10 +1971,11 @@ int eng_check(const eng *e)
     if (l7 != e->l7_count || e->l7_count + e->l7_nfree != e->nslabs * L7_SLAB)
         return 21;
     for (uint64_t i = 0; e->dam && i <= e->dam_mask; i++) {
-        if (!e->dam[i].cfam)
+        const dam_slot *d = &e->dam[i];
+        if (!d->key.cfam)
             continue;
         dam++;
-        if (dam_find(e, &e->dam[i]) != (int64_t)i)
+        if (d->h != dam_hash(e, &d->key) || dam_find(e, &d->key, d->h) != (int64_t)i)
             return 22;
     }
     if (dam != e->dam_count)
