@@ -5,6 +5,8 @@
 #include <stddef.h>
 
 void *pst_mem_alloc(size_t size);
+/* The same; prefault 0: pages are left to fault in when first touched (zeroed either way). */
+void *pst_mem_alloc_opt(size_t size, int prefault);
 void pst_mem_free(void *p, size_t size);
 
 #endif

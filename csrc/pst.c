@@ -408,7 +408,8 @@ int pst_new(const pst_params *p, pst_table **out)
     if (!kind_ok(p->kind) || p->policy > PST_EVICT_LRU || p->hash > PST_HASH_AES ||
         (p->hash == PST_HASH_AES && !pst_aes_available()) || !pow2(p->capacity) ||
         p->capacity > PST_CAPACITY_MAX || (p->journal && (!pow2(p->journal) ||
-                                                           p->journal > PST_CAPACITY_MAX)))
+                                                           p->journal > PST_CAPACITY_MAX)) ||
+        (p->flags & ~(uint32_t)PST_NEW_LAZY))
         return PST_EINVAL;
 
     pst_table *t = calloc(1, sizeof *t);
@@ -436,9 +437,10 @@ int pst_new(const pst_params *p, pst_table **out)
     t->index_bytes = (size_t)(2 * p->capacity) * sizeof(uint32_t);
     t->ents_bytes = (size_t)p->capacity * t->esz;
     t->jbytes = (size_t)t->jcap * t->jsz;
-    t->index = pst_mem_alloc(t->index_bytes);
-    t->ents = pst_mem_alloc(t->ents_bytes);
-    t->jbuf = t->jcap ? pst_mem_alloc(t->jbytes) : NULL;
+    int prefault = !(p->flags & PST_NEW_LAZY);
+    t->index = pst_mem_alloc_opt(t->index_bytes, prefault);
+    t->ents = pst_mem_alloc_opt(t->ents_bytes, prefault);
+    t->jbuf = t->jcap ? pst_mem_alloc_opt(t->jbytes, prefault) : NULL;
     if (t->index == NULL || t->ents == NULL || (t->jcap && t->jbuf == NULL)) {
         pst_free(t);
         return PST_ENOMEM;

@@ -31,6 +31,12 @@ enum pst_policy {
     PST_EVICT_LRU = 1   /* full table: evict the least recently used non-persistent entry */
 };
 
+/* pst_params.flags */
+enum pst_new_flag {
+    PST_NEW_LAZY = 1        /* no pre-faulting: memory is touched as entries and journal records
+                               arrive (a big table that stays mostly empty costs little) */
+};
+
 enum pst_hash {
     PST_HASH_AUTO = 0,      /* AES when the CPU has AES-NI, else SipHash */
     PST_HASH_SIPHASH = 1,   /* SipHash-1-3: portable */
@@ -77,7 +83,7 @@ typedef struct {
     uint32_t kind;          /* enum pst_kind */
     uint32_t policy;        /* enum pst_policy */
     uint32_t hash;          /* enum pst_hash */
-    uint32_t reserved;
+    uint32_t flags;         /* enum pst_new_flag bits */
     uint64_t capacity;      /* maximum entries, a power of two in 1..PST_CAPACITY_MAX */
     uint64_t journal;       /* journal records kept, a power of two, or 0: no journal */
     uint64_t seed[2];       /* hash key; the caller draws it at random per table */

@@ -19,9 +19,11 @@ EXPIRE_WORK = 4096  # entries one sweep looks at, per table: bounded work per ti
 
 
 class Persistence:
-    def __init__(self, capacity: int = DEFAULT_CAPACITY, *, seed: bytes | None = None) -> None:
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, *, seed: bytes | None = None,
+                 prefault: bool = True) -> None:
         self.capacity = capacity
         self.seed = seed
+        self.prefault = prefault  # tables faulted in whole when made (see CTable)
         self.tables: dict[KeyKind, PersistTable] = {}
         self.alloc_failures = 0
         self._bindings: Callable[[], Iterable[tuple | None]] | None = None
@@ -30,7 +32,7 @@ class Persistence:
         t = self.tables.get(kind)
         if t is None:
             t = self.tables[kind] = PersistTable(kind, self.capacity, policy=Policy.REFUSE,
-                                                 seed=self.seed)
+                                                 seed=self.seed, prefault=self.prefault)
         return t
 
     def users_from(self, bindings: Callable[[], Iterable[tuple | None]]) -> None:

@@ -72,8 +72,9 @@ class Action:
 class Switch:
     def __init__(self, config: Config, *, capacity: int = DEFAULT_CAPACITY,
                  seed: bytes | None = None, ingress: int = 1, frames: bool = False,
-                 fastpath: bool = True, flows: int = DEFAULT_FLOWS, events: bool = True) -> None:
-        self.persistence = Persistence(capacity, seed=seed)
+                 fastpath: bool = True, flows: int = DEFAULT_FLOWS, events: bool = True,
+                 prefault: bool = True) -> None:
+        self.persistence = Persistence(capacity, seed=seed, prefault=prefault)
         # the C engine runs the common connections; with frames=True every frame must be
         # rewritten, which only the slow path does
         self.fast = Engine(flows, seed) if fastpath and not frames else None

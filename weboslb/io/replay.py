@@ -34,6 +34,9 @@ class Options:
     step: float = 1.0  # seconds of capture time between timeline samples
     out_pcap: Path | None = None  # directory for the client- and server-side views
     connections: bool = True  # keep the per-connection ledger (the JSON report needs it)
+    # persistence tables faulted in whole when made: a replay's big tables mostly stay empty,
+    # so it lets their memory be touched as entries arrive
+    prefault: bool = False
     progress: Progress | None = None
     seed: bytes | None = None
 
@@ -51,7 +54,8 @@ def replay(config: Config, paths: Sequence[str], *, config_name: str = "embedded
            options: Options | None = None) -> Result:
     opts = options or Options()
     switch = Switch(config, capacity=opts.capacity, seed=opts.seed,
-                    frames=opts.out_pcap is not None, events=opts.connections)
+                    frames=opts.out_pcap is not None, events=opts.connections,
+                    prefault=opts.prefault)
     return Replayer(switch, opts).run(paths, config_name)
 
 

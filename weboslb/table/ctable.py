@@ -78,7 +78,10 @@ class CTable:
         journal: int | None = None,
         seed: bytes | None = None,
         hash: HashFn | str = HashFn.AUTO,
+        prefault: bool = True,
     ) -> None:
+        """``prefault=False``: memory is touched as entries arrive instead of all at creation
+        (cheap to make a big table that stays mostly empty; first touches cost a fault)."""
         self.kind = KeyKind.parse(kind)
         hash_fn = HashFn.parse(hash)
         if hash_fn is HashFn.AES and not lib.pst_aes_available():
@@ -99,6 +102,7 @@ class CTable:
                 "kind": self.kind.cid,
                 "policy": self.policy.cid,
                 "hash": hash_fn.cid,
+                "flags": 0 if prefault else lib.PST_NEW_LAZY,
                 "capacity": self.capacity,
                 "journal": self.journal_capacity,
                 "seed": [int.from_bytes(self.seed[:8], "little"),
