@@ -45,6 +45,19 @@ def test_memory_is_faulted_in_at_creation():
     t.close()
 
 
+def test_a_lazy_table_touches_memory_only_as_entries_arrive():
+    before = rss_bytes()
+    if before is None:
+        pytest.skip("no /proc/self/statm")
+    t = CTable("sslid", 1 << 20, prefault=False)
+    assert rss_bytes() - before < 0.1 * t.stats().memory_bytes
+    keys = [b"session %d" % i for i in range(1000)]
+    t.get_or_create_many(KeyBatch.of("sslid", keys), reals=3, now=0, timeout=0)
+    assert list(t.lookup_many(KeyBatch.of("sslid", keys), now=0)) == [3] * 1000
+    t.check()
+    t.close()
+
+
 @pytest.mark.parametrize("policy", [Policy.REFUSE, Policy.EVICT_LRU])
 def test_invariants_hold_under_churn(policy):
     rng = random.Random(11)
