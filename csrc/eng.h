@@ -306,8 +306,8 @@ int eng_set_table(eng *e, uint32_t kind, pst_table *table);
  * index where it stopped (end when all were decided), *stop saying why; events go to io.
  * The arguments are checked on every call (every frame against buflen on the first, start
  * 0); FLOW_EINVAL / ENG_ERANGE with nothing done. */
-int64_t eng_run(eng *e, const struct eng_batch *b, uint32_t start, uint32_t end,
-                struct eng_io *io, int *stop);
+int64_t eng_run(eng *e, struct eng_batch *b, uint32_t start, uint32_t end, struct eng_io *io,
+                int *stop);
 
 /* The engine's sessions: how many, and up to max from *cursor on (0 to start; advanced). */
 uint64_t eng_count(const eng *e);

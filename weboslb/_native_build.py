@@ -13,7 +13,7 @@ from cffi import FFI
 
 CSRC = pathlib.Path(__file__).resolve().parent.parent / "csrc"
 HEADERS = ["pst.h", "decode.h", "l7.h", "flow.h", "eng.h"]
-SOURCES = ["pst.c", "mem.c", "decode.c", "l7.c", "flow.c", "eng.c"]
+SOURCES = ["pst.c", "mem.c", "decode.c", "l7.c", "flow.c", "eng.c", "eng_farm.c", "eng_l7.c"]
 
 
 def cdef_text(header: pathlib.Path) -> str:

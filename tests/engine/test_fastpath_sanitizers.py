@@ -26,7 +26,8 @@ def test_stress_under_sanitizers(stress_binary, seed):
 @pytest.fixture(scope="module")
 def engine_binary(tmp_path_factory):
     return build(tmp_path_factory.mktemp("asan"), "eng_stress",
-                 ["eng.c", "flow.c", "pst.c", "l7.c", "mem.c"], libs=("m",))
+                 ["eng.c", "eng_farm.c", "eng_l7.c", "flow.c", "pst.c", "l7.c", "mem.c"],
+                 libs=("m",))
 
 
 @pytest.mark.parametrize("seed", SEEDS)

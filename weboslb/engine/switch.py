@@ -83,8 +83,6 @@ class Switch:
         self.frames = frames
         self.events: list[Event] = []
         self.want_events = events  # False: only counts (a summary-only replay)
-        if self.fast is not None:
-            self.fast.want_events = events
         self.connections = 0  # sessions opened, whether or not events are kept
         self.handovers = 0  # sessions the engine ran and the slow path took over
         self.why: Counter[Why] = Counter()
@@ -98,6 +96,17 @@ class Switch:
         self.sessions: SessionTable | None = None
         self.apply(config)
         self.persistence.users_from(lambda: (s.binding for s in self.sessions))
+
+    @property
+    def want_events(self) -> bool:
+        """Whether events are kept (``drain``); without, only counters (``connections``)."""
+        return self._want_events
+
+    @want_events.setter
+    def want_events(self, on: bool) -> None:
+        self._want_events = bool(on)
+        if self.fast is not None:
+            self.fast.want_events = self._want_events
 
     # ---- configuration --------------------------------------------------------------------
 
