@@ -96,6 +96,27 @@ def _addr16(addr: bytes) -> tuple[bytes, int]:
     return addr.ljust(16, b"\0"), 4 if len(addr) == 4 else 6
 
 
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """What only the engine counted since the last take (``struct eng_counts``)."""
+
+    verdicts: list[int]  # frames the engine decided, by Verdict number
+    whys: list[int]  # and by Why number
+    fast: int
+    opened: int  # sessions opened
+    pnew: list[int]  # "persistence new <PBINDS[i]>"
+    phit: list[int]  # "persistence hits <PBINDS[i]>"
+    half_open: int  # change of the half-open gauge
+    requests_too_long: int
+    unparsed: int
+    client_resets: int
+    aged_dbind: int
+    no_available_real: int
+    persist_alloc_failures: int
+    handovers: int  # sessions the slow path took over
+    ftp_expectations: int
+
+
 @dataclass(slots=True)
 class Compiled:
     """What ``configure`` pushed: the services in C's numbering (the events and records name
@@ -374,10 +395,15 @@ class Engine(FlowCache):
     def sweep_step(self) -> int:
         return lib.eng_sweep_step(self._e, self.io)
 
-    def take_counts(self):
-        """The engine's counters since the last take (a ``struct eng_counts``)."""
-        lib.eng_take_counts(self._e, self._counts)
-        return self._counts
+    def take_counts(self) -> Counts:
+        """The engine's counters since the last take."""
+        c = self._counts
+        lib.eng_take_counts(self._e, c)
+        return Counts(ffi.unpack(c.verdicts, 8), ffi.unpack(c.whys, 32), c.fast, c.opened,
+                      ffi.unpack(c.pnew, len(PBINDS)), ffi.unpack(c.phit, len(PBINDS)),
+                      c.half_open, c.requests_too_long, c.unparsed, c.client_resets,
+                      c.aged_dbind, c.no_available_real, c.persist_alloc_failures,
+                      c.handovers, c.ftp_expectations)
 
     def check(self) -> int:
         return lib.eng_check(self._e)

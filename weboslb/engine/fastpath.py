@@ -1,11 +1,14 @@
-"""The C fast path (csrc/flow.c) behind a checked Python API.
+"""The C flow table (csrc/flow.c) behind a checked Python API.
 
-The slow path (``Switch``) puts a flow when a session may go fast (bound, no Layer 7
-inspection pending, no FTP control parsing, no sequence translation) and deletes it when that
-stops.  ``run`` then takes a whole batch of frames in one C call: frames of those flows are
-forwarded there (their last/packets/octets kept in C), frames that are not the switch's
-business are passed, and the rest come back as exceptions, in frame order, for the slow path
-- including every later frame of a connection that had one in the same batch.
+The slow path (``Switch``) holds an entry for each of its sessions (``hold`` in
+``cengine.Engine``: every frame of it is the slow path's), puts the flow when a session may go
+fast (bound, no Layer 7 inspection pending, no FTP control parsing, no sequence translation)
+and deletes it when the session ends.  ``run`` takes a whole batch of frames in one C call:
+frames of put flows are forwarded there (their last/packets/octets kept in C), frames that are
+not the switch's business are passed, and the rest come back as exceptions, in frame order,
+for the slow path - including every later frame of a connection that had one in the same
+batch.  The engine (``cengine.Engine``, a ``FlowCache``) runs whole connections in the same
+table, one frame at a time.
 
 Inputs cross into C without copies (``ffi.from_buffer``); the four results of ``run`` are
 views over the batch's own result arrays.  Bad arguments raise ValueError naming the

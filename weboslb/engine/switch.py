@@ -240,15 +240,13 @@ class Switch:
     def _fold_counts(self) -> None:
         """Fold what only the engine counted into the switch's counters."""
         c = self.fast.take_counts()
-        verdicts, why = self.verdicts, self.why
-        for v in Verdict:
-            k = c.verdicts[v]
+        verdicts = self.verdicts
+        for v, k in enumerate(c.verdicts):
             if k:
-                verdicts[v] += k
-        for w in Why:
-            k = c.whys[w] if w else 0
-            if k:
-                self._count(Action(Verdict.PASS, w), verdict=False, times=k)
+                verdicts[Verdict(v)] += k
+        for w, k in enumerate(c.whys):
+            if k and w:
+                self._count(Action(Verdict.PASS, Why(w)), verdict=False, times=k)
         self.connections += c.opened
         self.handovers += c.handovers
         counts = self.counts
