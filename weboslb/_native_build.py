@@ -12,8 +12,8 @@ import shlex
 from cffi import FFI
 
 CSRC = pathlib.Path(__file__).resolve().parent.parent / "csrc"
-HEADERS = ["pst.h", "decode.h", "l7.h", "flow.h"]
-SOURCES = ["pst.c", "mem.c", "decode.c", "l7.c", "flow.c"]
+HEADERS = ["pst.h", "decode.h", "l7.h", "flow.h", "capwalk.h"]
+SOURCES = ["pst.c", "mem.c", "decode.c", "l7.c", "flow.c", "capwalk.c"]
 
 
 def cdef_text(header: pathlib.Path) -> str:
@@ -41,7 +41,8 @@ ffibuilder.set_source(
     # setuptools wants paths relative to setup.py's directory, where builds run
     sources=[os.path.relpath(CSRC / name) for name in SOURCES],
     include_dirs=[os.path.relpath(CSRC)],
-    extra_compile_args=["-O3", "-std=gnu11", *arch_flags(),
+    # no fused multiply-adds: the capture walk's times must equal Python's, bit for bit
+    extra_compile_args=["-O3", "-std=gnu11", "-ffp-contract=off", *arch_flags(),
                         *shlex.split(os.environ.get("WEBOSLB_CFLAGS", ""))],
 )
 
