@@ -77,6 +77,8 @@ static double div_round(uint64_t a, uint64_t b)
 {
     if (a <= TWO53 && b <= TWO53)
         return (double)a / (double)b;
+    if (a == 0)         /* the bit loop below needs a quotient with a bit set */
+        return 0.0;
     uint64_t q = a / b, r = a % b, m;
     if (q >= TWO53) {   /* an integral part of 54 to 64 bits: the fraction is only a sticky bit */
         int shift = bit_length(q) - 53;
