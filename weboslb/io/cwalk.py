@@ -1,9 +1,10 @@
 """The columns of a batch as the C record walks (csrc/capwalk.c) fill them.
 
-A C walk writes into arrays it cannot grow, so ``fill`` grows the columns first, by no more
-than the buffer could still hold and by at most ``GROW`` frames at a time (a generous
-``max_frames`` must not allocate for frames that are not there), shows them to C as one
-``struct cw_cols``, and cuts them back to what was filled.
+A C walk writes into arrays it cannot grow, so ``fill`` grows the columns first, shows them to
+C as one ``struct cw_cols``, and cuts them back to what was filled.  It grows them by no more
+than the frames the rest of the buffer could hold, and by at most ``GROW`` frames or as many
+as they hold (a generous ``max_frames`` must not allocate for frames that are not there, and
+a large batch must not be copied over and over as it grows).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from weboslb._native import ffi, lib
 if TYPE_CHECKING:
     from weboslb.io.capture import Columns
 
-GROW = 1 << 16  # frames per growth of the columns
+GROW = 1 << 16  # frames per growth of the columns, at first
 _ZEROS = memoryview(bytes(8 * GROW))
 _CTYPES = {"Q": "uint64_t[]", "I": "uint32_t[]", "d": "double[]", "H": "uint16_t[]"}
 # the fields of struct cw_cols, in Columns' order
@@ -47,11 +48,12 @@ def fill(cols: Columns, limit: int, framed: bool, smallest: int, end: int, state
     status = lib.CW_FULL
     while True:
         n = len(cols.offsets)
-        room = min(limit - n, GROW, (end - state.pos) // smallest + 1)
+        room = min(limit - n, max(GROW, n), (end - state.pos) // smallest + 1)
         if room <= 0:
             return status
+        zeros = _ZEROS if room <= GROW else memoryview(bytes(8 * room))
         for column in columns:
-            column.frombytes(_ZEROS[:room * column.itemsize])
+            column.frombytes(zeros[:room * column.itemsize])
         views = [ffi.from_buffer(_CTYPES[column.typecode], column) for column in columns]
         try:
             for name, view in zip(_FIELDS, views):
