@@ -22,20 +22,35 @@ from collections.abc import Callable, Iterable
 from copy import deepcopy
 from typing import Any
 
-from weboslb.config import dump
-from weboslb.config.args import (
-    COOKIE_LENGTH, COOKIE_MODES, COOKIE_NAME, COOKIE_OFFSET, COOKIE_RCOUNT, PBIND_MODES, Arg,
-    ArgError, Bool, Choice, Ident, Int, Ip, Mask, PbindArg, keyword,
-)
-from weboslb.config.edit import Cursor, execute
-from weboslb.config.menu import CFG, MAIN as CFG_MAIN, SERVICE, Action, Field, Menu, Step
-from weboslb.config.model import Config
-from weboslb.config.syntax import split_steps, tokenize, word_or_quote
 from weboslb.cli import render, tree
 from weboslb.cli.operations import HANDLERS
 from weboslb.cli.result import Cancel, Io, LineError, NoInput, Result
 from weboslb.cli.runtime import Runtime
 from weboslb.cli.tree import GLOBALS, MAIN, ROOT, Command, Global, OpMenu, Param, Place
+from weboslb.config import dump
+from weboslb.config.args import (
+    COOKIE_LENGTH,
+    COOKIE_MODES,
+    COOKIE_NAME,
+    COOKIE_OFFSET,
+    COOKIE_RCOUNT,
+    PBIND_MODES,
+    Arg,
+    ArgError,
+    Bool,
+    Choice,
+    Ident,
+    Int,
+    Ip,
+    Mask,
+    PbindArg,
+    keyword,
+)
+from weboslb.config.edit import Cursor, execute, locate
+from weboslb.config.menu import MAIN as CFG_MAIN
+from weboslb.config.menu import SERVICE, Action, Field, Menu, Step
+from weboslb.config.model import Config
+from weboslb.config.syntax import split_steps, tokenize, word_or_quote
 
 __all__ = ["Cancel", "Console", "Io", "LineError", "NoInput", "Result", "find", "takes_path"]
 
@@ -44,18 +59,7 @@ DEFAULT_LINES = 24  # the device's page length
 
 def find(config: Config, steps: Iterable[Step]) -> Any:
     """The object the steps name in ``config``, or None (nothing is created)."""
-    obj: Any = None
-    for step in steps:
-        if step.menu is CFG_MAIN:
-            obj = None
-        elif step.menu is CFG:
-            obj = config
-        else:
-            held = getattr(obj, step.menu.attribute)
-            obj = held.get(step.key) if step.menu.indexed else held
-            if obj is None:
-                return None
-    return obj
+    return locate(config, steps, create=False)
 
 
 def _thing(text: str) -> str:
