@@ -5,32 +5,25 @@ NAKed); what is applied is written with ``put(..., journal=False)`` so it is nev
 back.  A bulk copy replaces a key kind's content: the keys held before BULK_BEGIN that the
 bulk does not resend are dropped at BULK_END, and during the bulk an incremental update of a
 key wins over its bulk copy (the copy may have been read before the change).  Lifetimes
-arrive as remaining seconds and are rebased on the local clock.
+arrive as remaining seconds and are rebased on the local clock.  Each RECORDS message is
+applied by one C call (``records.apply``): no entry crosses into Python.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from weboslb.engine.persist import Persistence
-from weboslb.ha import wire
+from weboslb.ha import records, wire
 from weboslb.ha.events import BulkDone, BulkStarted, MirrorEvent, Synced, TableFull
+from weboslb.ha.records import Sweep
 from weboslb.ha.wire import BulkBegin, BulkEnd, Records, Start, StreamMessage
-from weboslb.table.contract import Entry, KeyKind, Status
+from weboslb.table.contract import KeyKind
 
-_LIVE = frozenset(int(o) for o in wire.LIVE_OPS)
 MAX_EARLY = 64  # stream messages held while an earlier one is missing (a reordering link)
-
-
-@dataclass(slots=True)
-class _Sweep:
-    stale: set  # (vsvc, key) held before the bulk and not seen since
-    recent: set = field(default_factory=set)  # keys an incremental update has written
-    count: int = 0
 
 
 def rebase(timeout: int, remaining: int, age: int, now: int) -> tuple[int, int, int]:
     """(created, last_used, timeout) on the local clock for an entry with ``remaining``
-    seconds to live: it expires at ``now + remaining`` whatever the sender's clock said."""
+    seconds to live: it expires at ``now + remaining`` whatever the sender's clock said.
+    (The per-entry Python form of what ``records.apply`` does in C.)"""
     if timeout == 0:
         return max(0, now - age), now, 0
     last_used = now - (timeout - remaining)
@@ -49,7 +42,7 @@ class Learner:
         self.next_dseq = 1
         self.synced = False  # holds a complete copy of the teacher's table
         self.ever_synced = False
-        self.sweeps: dict[KeyKind, _Sweep] = {}
+        self.sweeps: dict[KeyKind, Sweep] = {}
         self.early: dict[int, tuple[StreamMessage, float]] = {}
 
     def reset(self) -> None:
@@ -98,19 +91,16 @@ class Learner:
 
     def _begin(self, kind: KeyKind, now: float) -> None:
         self.synced = False
-        table = self.persistence.tables.get(kind)
-        stale = {(e.vsvc, e.key) for e in table.entries(persistent_only=True)} \
-            if table is not None else set()
-        self.sweeps[kind] = _Sweep(stale)
+        old = self.sweeps.pop(kind, None)
+        if old is not None:  # a bulk of this kind begins again before the last one ended
+            old.end(None)
+        self.sweeps[kind] = Sweep(self.persistence.tables.get(kind))
         self.events.append(BulkStarted(now, kind, False, "bulk"))
 
     def _end(self, kind: KeyKind, count: int, now: float) -> None:
         sweep = self.sweeps.pop(kind, None)
         table = self.persistence.tables.get(kind)
-        swept = 0
-        if sweep is not None and table is not None:
-            for vsvc, key in sweep.stale:
-                swept += table.delete(key, vsvc=vsvc)
+        swept = sweep.end(table) if sweep is not None else 0
         held = table.stats(probes=False).persistent if table is not None else 0
         self.events.append(BulkDone(now, kind, False, sweep.count if sweep else count, held,
                                     swept))
@@ -118,36 +108,15 @@ class Learner:
     def _records(self, msg: Records, now: int) -> None:
         kind = msg.kind
         table = self.persistence.table(kind)
-        sweep = self.sweeps.get(kind)
-        full = applied = 0
-        held = msg.held
-        for op, keylen, vsvc, real, sp, flags, timeout, remaining, age, key in msg.records:
-            if held:
-                remaining, age = max(0, remaining - held), age + held
-            if keylen != len(key):
-                key = key[:keylen]
-            if sweep is not None:
-                k = (vsvc, key)
-                if msg.bulk:
-                    if k in sweep.recent:
-                        continue  # an incremental update already wrote a newer state
-                    sweep.count += 1
-                else:
-                    sweep.recent.add(k)
-                sweep.stale.discard(k)
-            if op in _LIVE and (timeout == 0 or remaining > 0):
-                created, last_used, t = rebase(timeout, remaining, age, now)
-                st = table.put(Entry(key, vsvc, real, sp, flags, created, last_used, t),
-                               now=now, journal=False)
-                if st is Status.FULL:
-                    full += 1
-                    continue
-            else:
-                table.delete(key, vsvc=vsvc)
-            applied += 1
-        self.stats.applied += applied
+        block = msg.records
+        if not isinstance(block, wire.RecordBlock):  # a message built in this process
+            typ, body = wire.encode(msg)
+            block = wire.decode(typ, body).records
+        got = records.apply(table, block, now=now, held=msg.held, bulk=msg.bulk,
+                            sweep=self.sweeps.get(kind))
+        self.stats.applied += got.applied
         if msg.bulk:
-            self.stats.bulk_applied += applied
-        if full:
-            self.stats.dropped["table_full"] += full
-            self.events.append(TableFull(float(now), kind, full))
+            self.stats.bulk_applied += got.applied
+        if got.full:
+            self.stats.dropped["table_full"] += got.full
+            self.events.append(TableFull(float(now), kind, got.full))

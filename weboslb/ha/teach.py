@@ -11,34 +11,31 @@ tables lazily, a bounded number of entries per tick, while incremental updates k
 
 Only persistent entries are read (the journal holds nothing else, and the bulk asks for
 persistent entries only), and expiry travels as the remaining lifetime, so the two switches'
-clocks need not agree.
+clocks need not agree.  Each RECORDS message is filled by one C call (``records.Exporter``)
+at the moment it is queued: no entry crosses into Python.
 """
 from __future__ import annotations
 
-import itertools
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from weboslb.engine.persist import Persistence
 from weboslb.ha import wire
 from weboslb.ha.events import BulkDone, BulkStarted, MirrorEvent, Synced
+from weboslb.ha.records import Exporter
 from weboslb.ha.wire import BulkBegin, BulkEnd, Records, Start, StreamMessage
-from weboslb.table.contract import FLAG_PERSIST, FLAG_USER, Entry, JournalGap, KeyKind, Op
+from weboslb.table.contract import FLAG_PERSIST, FLAG_USER, Entry, JournalGap, KeyKind
 
 _KEEP_FLAGS = FLAG_PERSIST | FLAG_USER  # never the table's pending-mirror bit
 
 
 def live_record(op: int, e: Entry, now: int) -> tuple:
-    """A wire record for a live entry: lifetimes relative to ``now``."""
+    """A wire record for a live entry: lifetimes relative to ``now`` (the per-entry Python
+    form of what ``records.Exporter`` writes in C; benchmarks and tests use it)."""
     # clamped: an entry touched "after" now (the caller's clocks differ) has its full timeout
     remaining = min(e.timeout, max(0, e.last_used + e.timeout - now)) if e.timeout else 0
     return (op, len(e.key), e.vsvc, e.real, e.sp, e.flags & _KEEP_FLAGS, e.timeout,
             remaining, max(0, now - e.created), e.key)
-
-
-def gone_record(op: int, vsvc: int, key: bytes) -> tuple:
-    return (op, len(key), vsvc, 0, 0, 0, 0, 0, 0, key)
 
 
 @dataclass(slots=True)
@@ -58,7 +55,7 @@ class Outgoing:
 @dataclass(slots=True)
 class _Bulk:
     table: object | None  # the table being walked (None: the kind has no table)
-    walk: Iterator[Entry] | None
+    cursor: int | None  # the walk's next entry number (None: the walk is complete)
     count: int = 0
 
 
@@ -83,6 +80,7 @@ class Teacher:
         self.cursors: dict[KeyKind, int] = {}
         self.bulks: dict[KeyKind, _Bulk] = {}
         self.learner_synced = False
+        self._export = Exporter()
         self._fast: Outgoing | None = None  # the message last fast-retransmitted
         self.last_flush: float | None = None  # periodic mode: when the journal was last read
         self.next_flush = 0.0
@@ -148,9 +146,7 @@ class Teacher:
         # note the journal head first: every change after it is read from the journal,
         # every entry before it is in the walk (which clears the pending-mirror flags)
         self.cursors[kind] = table.journal_head if table is not None else 0
-        walk = iter(table.entries(persistent_only=True, clear_pending=True)) \
-            if table is not None else None
-        self.bulks[kind] = _Bulk(table, walk)
+        self.bulks[kind] = _Bulk(table, 0 if table is not None else None)
         self._queue(BulkBegin(self.epoch, self.next_dseq, kind))
         self.events.append(BulkStarted(now, kind, True, why))
 
@@ -185,27 +181,17 @@ class Teacher:
                     return False
                 cursor = self.cursors.get(kind, 0)
                 try:
-                    ups = table.updates_since(cursor, self.batch)
+                    block, self.cursors[kind] = self._export.journal(table, cursor, t,
+                                                                     self.batch)
                 except JournalGap:
                     self.resync(now, kind, "journal-gap")
                     break
                 except ValueError:  # a replaced table whose journal restarted below cursor
                     self.resync(now, kind, "journal-gap")
                     break
-                if not ups:
-                    break
-                self.cursors[kind] = ups[-1].seq
-                recs = []
-                for u in ups:
-                    e = u.entry
-                    if e is None or not e.persistent or not e.alive(t):
-                        recs.append(gone_record(Op.EXPIRE if u.op is Op.EXPIRE else Op.DELETE,
-                                                u.vsvc, u.key))
-                    else:
-                        recs.append(live_record(u.op if u.op in wire.LIVE_OPS else Op.UPDATE,
-                                                e, t))
-                self._records(now, kind, recs, bulk=False)
-                if len(ups) < self.batch:
+                if block.count:
+                    self._records(now, kind, block, bulk=False)
+                if block.count < min(self.batch, wire.max_records(kind)):
                     break
         return True
 
@@ -214,21 +200,20 @@ class Teacher:
         budget = self.budget
         for kind in list(self.bulks):
             b = self.bulks[kind]
-            if b.walk is not None and self.persistence.tables.get(kind) is not b.table:
+            if b.cursor is not None and self.persistence.tables.get(kind) is not b.table:
                 # the table was replaced or closed under the walk: start this kind again
                 self._begin_bulk(now, kind, "table-replaced")
                 b = self.bulks[kind]
-            while b.walk is not None and budget > 0 and self._room() > 0:
-                want = min(self.batch, budget)
-                chunk = list(itertools.islice(b.walk, want))
-                budget -= len(chunk)
-                recs = [live_record(Op.NEW, e, t) for e in chunk if e.alive(t)]
-                if recs:
-                    b.count += len(recs)
-                    self._records(now, kind, recs, bulk=True)
-                if len(chunk) < want:
-                    b.walk = None
-            if b.walk is not None:
+            while b.cursor is not None and budget > 0 and self._room() > 0:
+                block, b.cursor, done = self._export.bulk(b.table, b.cursor, t,
+                                                          min(self.batch, budget))
+                budget -= block.count
+                if block.count:
+                    b.count += block.count
+                    self._records(now, kind, block, bulk=True)
+                if done:
+                    b.cursor = None
+            if b.cursor is not None:
                 return  # out of budget or window: the walk goes on at the next tick
             del self.bulks[kind]
             self._queue(BulkEnd(self.epoch, self.next_dseq, kind, b.count))
@@ -236,14 +221,12 @@ class Teacher:
             if not self.bulks:
                 self._queue(wire.Synced(self.epoch, self.next_dseq))
 
-    def _records(self, now: float, kind: KeyKind, recs: list, *, bulk: bool) -> None:
-        step = min(self.batch, wire.max_records(kind))
-        for i in range(0, len(recs), step):
-            part = recs[i:i + step]
-            self._queue(Records(self.epoch, self.next_dseq, kind, bulk, part), now, len(part))
-            self.stats.sent += len(part)
-            if bulk:
-                self.stats.bulk_sent += len(part)
+    def _records(self, now: float, kind: KeyKind, block: wire.RecordBlock, *,
+                 bulk: bool) -> None:
+        self._queue(Records(self.epoch, self.next_dseq, kind, bulk, block), now, block.count)
+        self.stats.sent += block.count
+        if bulk:
+            self.stats.bulk_sent += block.count
 
     def _queue(self, msg: StreamMessage, now: float = 0.0, records: int = 0) -> None:
         typ, body = wire.encode(msg)

@@ -17,6 +17,7 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from weboslb._native import ffi, lib
 from weboslb.table.contract import FLAG_PERSIST, FLAG_USER, NO_REAL, KeyKind, Op
 
 MAGIC = b"WM"
@@ -290,12 +291,28 @@ class BulkBegin:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordBlock:
+    """``count`` records of one kind packed as they travel (``data``): read from and applied
+    to the tables in C, one call a block; unpacked into tuples only when iterated."""
+
+    kind: KeyKind
+    count: int
+    data: bytes
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[tuple]:
+        return _STRUCTS[self.kind].iter_unpack(self.data)
+
+
+@dataclass(frozen=True, slots=True)
 class Records:
     epoch: int
     dseq: int
     kind: KeyKind
     bulk: bool
-    records: list  # Record tuples, see record_struct()
+    records: list | RecordBlock  # record tuples (see record_struct()), or a packed block
     held: int = 0  # seconds the teacher held the records between reading and sending them
 
 
@@ -345,10 +362,11 @@ SCHEMA_TEXT = "records " + RECORD_FORMAT + " " + " ".join(
 SCHEMA = hashlib.sha256(SCHEMA_TEXT.encode()).digest()[:8]
 
 
-def _check_records(kind: KeyKind, recs: list) -> None:
+def check_records(kind: KeyKind, recs: list, first: int = 0) -> None:
+    """``WireError`` at the first invalid record tuple (the per-record form of the check)."""
     lo, width = kind.min_len, kind.width
     for i, (op, keylen, _vsvc, real, _sp, flags, timeout, remaining, _age, key) in \
-            enumerate(recs):
+            enumerate(recs, first):
         if op not in _OPS:
             raise WireError("malformed", f"record {i}: unknown op {op}")
         if not lo <= keylen <= width or key[keylen:].strip(b"\0"):
@@ -360,16 +378,39 @@ def _check_records(kind: KeyKind, recs: list) -> None:
                 raise WireError("malformed", f"record {i}: remaining {remaining} > timeout")
 
 
+def check_block(kind: KeyKind, data: bytes | memoryview, count: int) -> None:
+    """``WireError`` unless ``data`` is exactly ``count`` valid records (checked in C; the
+    first bad record is then re-checked here to say what is wrong with it)."""
+    s = _STRUCTS[kind]
+    if len(data) != count * s.size:
+        raise WireError("malformed", f"{count} {kind.label} records need "
+                                     f"{_RECORDS.size + count * s.size} bytes, "
+                                     f"not {_RECORDS.size + len(data)}")
+    if not count:
+        return
+    bad = lib.pst_wire_check(kind.cid, ffi.from_buffer("uint8_t[]", data), len(data), count,
+                             ffi.NULL)
+    if bad >= 0:
+        check_records(kind, [s.unpack_from(data, bad * s.size)], bad)
+        raise WireError("malformed", f"record {bad}: refused")  # the two checks disagree
+
+
 # ---- encode ---------------------------------------------------------------------------------
 
 
 def encode(msg: Message) -> tuple[Msg, bytes]:
     """(type, body) of a message."""
     if isinstance(msg, Records):
-        s = _STRUCTS[msg.kind]
         head = _RECORDS.pack(msg.epoch, msg.dseq, msg.kind.cid, BULK if msg.bulk else 0,
                              len(msg.records), msg.held)
-        return Msg.RECORDS, head + b"".join([s.pack(*r) for r in msg.records])
+        recs = msg.records
+        if isinstance(recs, RecordBlock):
+            if recs.kind is not msg.kind:
+                raise ValueError(f"a block of {recs.kind.label} records in a "
+                                 f"{msg.kind.label} message")
+            return Msg.RECORDS, head + recs.data
+        s = _STRUCTS[msg.kind]
+        return Msg.RECORDS, head + b"".join([s.pack(*r) for r in recs])
     if isinstance(msg, Hello):
         return Msg.HELLO, _HELLO.pack(
             msg.nonce, msg.echo, msg.switch_id, msg.sync_id, msg.schema, msg.role, msg.flags,
@@ -431,14 +472,10 @@ def decode(typ: Msg, body: bytes) -> Message:
             raise WireError("malformed", "records body shorter than its header")
         epoch, dseq, cid, flags, count, held = _RECORDS.unpack_from(body)
         kind = _kind(cid)
-        s = _STRUCTS[kind]
-        if len(body) != _RECORDS.size + count * s.size:
-            raise WireError("malformed", f"{count} {kind.label} records need "
-                                         f"{_RECORDS.size + count * s.size} bytes, "
-                                         f"not {len(body)}")
-        recs = list(s.iter_unpack(memoryview(body)[_RECORDS.size:])) if count else []
-        _check_records(kind, recs)
-        return Records(epoch, dseq, kind, bool(flags & BULK), recs, held)
+        data = bytes(memoryview(body)[_RECORDS.size:])
+        check_block(kind, data, count)
+        return Records(epoch, dseq, kind, bool(flags & BULK), RecordBlock(kind, count, data),
+                       held)
     if typ is Msg.HELLO:
         (nonce, echo, switch_id, sync_id, schema, role, flags, update, _, inc, r_inc, r_epoch,
          r_dseq) = _exact(body, _HELLO, "hello")
