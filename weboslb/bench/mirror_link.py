@@ -59,8 +59,9 @@ class Pump:
         self.samples: list[tuple[int, int]] | None = None  # (time, records applied)
         peer.connection_made(time.monotonic())
 
-    def step(self, timeout: float) -> None:
-        """Wait up to ``timeout`` for bytes; feed them, tick, send what is due."""
+    def step(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for bytes; feed them, tick, send what is due.  False once
+        the other end has closed the link."""
         want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.out else 0)
         if (want & selectors.EVENT_WRITE) != self._writing:
             self.sel.modify(self.sock, want)
@@ -73,13 +74,14 @@ class Pump:
             except BlockingIOError:
                 data = None
             if data == b"":
-                raise ConnectionError("the peer closed the mirror link")
+                return False
             if data:
                 self.peer.receive(data, now)
                 if self.samples is not None:
                     self.samples.append((time.monotonic_ns(), self.peer.stats.applied))
         self.peer.tick(now)
         self.flush()
+        return True
 
     def flush(self) -> None:
         self.out += self.peer.data_to_send()
@@ -138,6 +140,7 @@ def _active(ctl, entries: int, baseline_entries: int, capacity: int, batch: int)
             if cmd == "accept":  # a new standby: a new link
                 if pump is not None:
                     pump.close()
+                    pump = None
                 pump = Pump(peer, srv.accept()[0])
             elif cmd == "baseline":
                 sock = srv.accept()[0]
@@ -163,9 +166,10 @@ def _active(ctl, entries: int, baseline_entries: int, capacity: int, batch: int)
                 writing = None
             else:
                 wait = WRITE_WAKE
-        if pump is not None:
-            pump.step(wait)
-        else:
+        if pump is not None and not pump.step(wait):
+            pump.close()  # the standby left (to join again on a new link)
+            pump = None
+        elif pump is None:
             time.sleep(wait)
 
 
@@ -193,6 +197,8 @@ def _standby(ctl, port: int, capacity: int, batch: int) -> None:
             if cmd == "sync":  # a fresh standby joins: time its bulk copy
                 if pump is not None:
                     pump.close()
+                    pump = None
+                if p is not None:
                     p.close()
                 p = _fresh(capacity)
                 peer = peer_for(2, p, "standby", batch)
@@ -200,7 +206,8 @@ def _standby(ctl, port: int, capacity: int, batch: int) -> None:
                 pump = Pump(peer, socket.create_connection(("127.0.0.1", port)))
                 deadline = time.monotonic() + 600
                 while not peer.synced:
-                    pump.step(0.01)
+                    if not pump.step(0.01):
+                        raise ConnectionError("the active closed the link during the bulk")
                     if time.monotonic() > deadline:
                         raise TimeoutError("the bulk copy did not finish within 600 s")
                 t1 = time.monotonic_ns()
@@ -219,7 +226,12 @@ def _standby(ctl, port: int, capacity: int, batch: int) -> None:
                 ctl.send(("received", t0, time.monotonic_ns(), n))
                 q.close()
         if pump is not None:
-            pump.step(0.01)
+            if not pump.step(0.01):
+                if pump.samples is not None:
+                    raise ConnectionError("the active closed the mirror link in the lag run")
+                pump.close()  # the active took the next standby's link
+                pump = None
+                continue
             if want and pump.peer.stats.applied >= want:
                 ctl.send(("applied", pump.samples))
                 pump.samples, want = None, 0
