@@ -1114,13 +1114,24 @@ static int recent_add(pst_table *r, uint64_t h, uint16_t vsvc, const uint8_t *ke
     return 1;
 }
 
-/* One valid record: an upsert rebased on our clock, or a removal; never journaled. */
-static void import_one(pst_table *t, const uint8_t *r, uint32_t now, uint32_t held,
-                       pst_import_result *res)
+enum { IMPORT_AHEAD = 16 };   /* records hashed (and their index lines fetched) ahead */
+
+/* A record's hash in t, with its home index line prefetched. */
+static inline uint64_t import_hash(const pst_table *t, const uint8_t *r)
+{
+    uint64_t h = hash_key(t, (uint16_t)get16(r + 2), r + PST_WIRE_FIXED, r[1]);
+    PREFETCH(&t->index[h & t->imask]);
+    return h;
+}
+
+/* One valid record (h: its hash in t): an upsert rebased on our clock, or a removal; never
+ * journaled. */
+static void import_one(pst_table *t, const uint8_t *r, uint64_t h, uint32_t now,
+                       uint32_t held, pst_import_result *res)
 {
     uint32_t op = r[0], len = r[1], vsvc = get16(r + 2);
     const uint8_t *key = r + PST_WIRE_FIXED;
-    uint64_t h = hash_key(t, (uint16_t)vsvc, key, len), idx;
+    uint64_t idx;
     int found = find(t, h, (uint16_t)vsvc, key, len, &idx) >= 0;
     uint64_t timeout = get32(r + 8), remaining = get32(r + 12);
     uint64_t age = (uint64_t)get32(r + 16) + held;
@@ -1187,8 +1198,16 @@ int pst_import(pst_table *t, const uint8_t *buf, size_t size, size_t n, uint32_t
     }
     const int bulk = (flags & PST_WIRE_BULK) != 0;
     const size_t rsz = PST_WIRE_FIXED + t->kw;
+    uint64_t ring[IMPORT_AHEAD];
+    /* hash IMPORT_AHEAD records ahead and prefetch their index lines: the table is far
+     * bigger than the caches, and the index line is the miss every record pays */
+    for (size_t i = 0; i < n && i < IMPORT_AHEAD; i++)
+        ring[i] = import_hash(t, buf + i * rsz);
     for (size_t i = 0; i < n; i++) {
         const uint8_t *r = buf + i * rsz;
+        const uint64_t h = ring[i % IMPORT_AHEAD];
+        if (i + IMPORT_AHEAD < n)
+            ring[i % IMPORT_AHEAD] = import_hash(t, buf + (i + IMPORT_AHEAD) * rsz);
         if (recent != NULL) {
             uint32_t len = r[1];
             uint16_t vsvc = (uint16_t)get16(r + 2);
@@ -1201,7 +1220,7 @@ int pst_import(pst_table *t, const uint8_t *buf, size_t size, size_t n, uint32_t
             if (!bulk && !seen && !recent_add(recent, h, vsvc, r + PST_WIRE_FIXED, len, now))
                 res->forgotten++;
         }
-        import_one(t, r, now, held, res);
+        import_one(t, r, h, now, held, res);
     }
     return PST_OK;
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import selectors
+import signal
 import socket
 import time
 from array import array
@@ -108,7 +109,9 @@ def peer_for(switch_id: int, p: Persistence, role: str, batch: int) -> MirrorPee
 
 
 def _serve(ctl, body) -> None:
-    """Run body(ctl); report an exception to the parent as one line instead of a traceback."""
+    """Run body(ctl); report an exception to the parent as one line instead of a traceback.
+    Ctrl-C is the parent's to handle: it stops both switches."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         body(ctl)
     except Exception as e:  # the parent prints it as the bench's one-line error

@@ -1,8 +1,8 @@
 """The receiving half of the mirror: apply a teacher's stream, in order, into a Persistence.
 
 Messages are applied strictly in stream order (a duplicate is acknowledged again, a gap is
-NAKed); what is applied is written with ``put(..., journal=False)`` so it is never mirrored
-back.  A bulk copy replaces a key kind's content: the keys held before BULK_BEGIN that the
+NAKed); what is applied leaves no journal record (``put(..., journal=False)``), so it is
+never mirrored back.  A bulk copy replaces a key kind's content: the keys held before BULK_BEGIN that the
 bulk does not resend are dropped at BULK_END, and during the bulk an incremental update of a
 key wins over its bulk copy (the copy may have been read before the change).  Lifetimes
 arrive as remaining seconds and are rebased on the local clock.  Each RECORDS message is
