@@ -95,19 +95,30 @@ class Replayer:
                    for (path, link), (off, n) in self._unknown.items()]
         errors += [f"{cap.path}: {cap.skipped:,} zero-length record"
                    f"{'s' * (cap.skipped != 1)} skipped" for cap in captures if cap.skipped]
+        self._end()
         if self.last is not None:
             self._sample(self.last)
-        self.ledger.feed(self.switch.drain())
-        self.ledger.finish(self._state_of)
         facts = RunFacts(tuple(c.path for c in captures) or tuple(paths), config_name,
                          self.packets, self.bytes, self.first, self.last, elapsed, tuple(errors))
+        return Result(self._report(facts), self.switch, self.packets > 0, self.fast, errors)
+
+    def _report(self, facts: RunFacts) -> dict:
+        self.ledger.feed(self.switch.drain())
+        self.ledger.finish(self._state_of)
         connections = len(self.ledger) if self.opts.connections else self._connections
-        report = {
+        return {
             "summary": summarize(self.switch, facts, connections),
             "connections": [row.as_json() for row in self.ledger.rows],
             "timeline": self.timeline.as_json(),
         }
-        return Result(report, self.switch, self.packets > 0, self.fast, errors)
+
+    # ---- hooks of the HA replay (io/pair.py) ------------------------------------------------
+
+    def _begin(self, t0: float) -> None:
+        """The first frame's time is known (before it is replayed)."""
+
+    def _end(self) -> None:
+        """Every frame was replayed."""
 
     # ---- the frame loop -------------------------------------------------------------------
 
@@ -120,6 +131,7 @@ class Replayer:
             n = len(batch)
             if self.first is None:
                 self.first = batch.times[0]
+                self._begin(self.first)
                 self._next_sample = self.first + self.opts.step
                 self._sample(self.first)
             self.packets += n
