@@ -922,3 +922,342 @@ int pst_check(const pst_table *t)
         return 9;
     return 0;
 }
+
+/* ---- the mirror's wire records --------------------------------------------------------- */
+
+/*
+ * One RECORDS message is one call: pst_export walks the table (a bulk copy), pst_export_journal
+ * reads the journal (incremental updates), pst_import applies a received block.  The learner's
+ * rules (docs/mirror-protocol.md, "Bulk sync") live here too: the stale mark of a sweep sits
+ * in the entry header's spare byte, and the keys incremental records wrote during a sweep
+ * (which win over later bulk copies) sit in a second table of the same kind, "recent".
+ */
+enum { MARK_STALE = 1 };    /* hdr_t.reserved: held when the sweep began, not mentioned since */
+
+static inline void put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline uint32_t get16(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 8 | p[1];
+}
+
+static inline uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline int op_live(uint32_t op)
+{
+    return op >= PST_OP_NEW && op <= PST_OP_UPDATE;
+}
+
+size_t pst_wire_size(uint32_t kind)
+{
+    return kind_ok(kind) ? PST_WIRE_FIXED + KINDS[kind].width : 0;
+}
+
+/* 0, or the PST_BAD_* reason one record is refused for (the checks of wire.py). */
+static uint32_t wire_bad(const uint8_t *r, uint32_t kw, uint32_t kmin)
+{
+    uint32_t op = r[0], len = r[1];
+    if (op < PST_OP_NEW || op > PST_OP_EXPIRE)
+        return PST_BAD_OP;
+    if (len < kmin || len > kw)
+        return PST_BAD_KEYLEN;
+    for (uint32_t i = len; i < kw; i++)
+        if (r[PST_WIRE_FIXED + i])
+            return PST_BAD_KEYLEN;
+    if (op_live(op)) {
+        if (get16(r + 4) == PST_NO_REAL || (r[7] & ~F_MASK_IN) || !(r[7] & PST_F_PERSIST))
+            return PST_BAD_LIVE;
+        uint32_t timeout = get32(r + 8);
+        if (timeout && get32(r + 12) > timeout)
+            return PST_BAD_REMAINING;
+    }
+    return 0;
+}
+
+/* The index of the first invalid record of n (its reason in *why), or -1 when all are valid;
+ * PST_EINVAL when the buffer holds fewer than n records. */
+static int64_t wire_scan(uint32_t kw, uint32_t kmin, const uint8_t *buf, size_t size, size_t n,
+                         uint32_t *why)
+{
+    size_t rsz = PST_WIRE_FIXED + kw;
+    if ((n && buf == NULL) || n > size / rsz)
+        return PST_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bad = wire_bad(buf + i * rsz, kw, kmin);
+        if (bad) {
+            if (why)
+                *why = bad;
+            return (int64_t)i;
+        }
+    }
+    return -1;
+}
+
+int64_t pst_wire_check(uint32_t kind, const uint8_t *buf, size_t size, size_t n, uint32_t *why)
+{
+    if (!kind_ok(kind))
+        return PST_EINVAL;
+    return wire_scan(KINDS[kind].width, KINDS[kind].min, buf, size, n, why);
+}
+
+/* A live entry's record: lifetimes relative to now, never the table's pending bit. */
+static void wire_live(const pst_table *t, uint8_t *r, uint32_t op, hdr_t *e, uint32_t now)
+{
+    uint64_t remaining = 0;
+    if (e->timeout) {
+        uint64_t end = (uint64_t)e->last_used + e->timeout;
+        remaining = end > now ? end - now : 0;
+        if (remaining > e->timeout)     /* touched "after" now: a full timeout left */
+            remaining = e->timeout;
+    }
+    r[0] = (uint8_t)op;
+    r[1] = e->keylen;
+    put16(r + 2, e->vsvc);
+    put16(r + 4, e->real);
+    r[6] = e->sp;
+    r[7] = e->flags & F_MASK_IN;
+    put32(r + 8, e->timeout);
+    put32(r + 12, (uint32_t)remaining);
+    put32(r + 16, now > e->created ? now - e->created : 0);
+    memcpy(r + PST_WIRE_FIXED, ekey(e), t->kw);
+}
+
+/* A removed key's record: op, key length, vsvc and key; every other field zero. */
+static void wire_gone(const pst_table *t, uint8_t *r, uint32_t op, uint32_t vsvc,
+                      const uint8_t *key, uint32_t len)
+{
+    memset(r, 0, PST_WIRE_FIXED + t->kw);
+    r[0] = (uint8_t)op;
+    r[1] = (uint8_t)len;
+    put16(r + 2, vsvc);
+    memcpy(r + PST_WIRE_FIXED, key, len);
+}
+
+/* Bulk copies: live persistent entries from *cursor on, as NEW records, at most size / record
+ * size of them.  Every persistent entry passed clears its pending-mirror bit, so a change after
+ * this read is journaled again.  Fewer records than asked for: the walk is complete. */
+int64_t pst_export(pst_table *t, uint64_t *cursor, uint32_t now, uint8_t *buf, size_t size)
+{
+    if (t == NULL || cursor == NULL || (size && buf == NULL))
+        return PST_EINVAL;
+    size_t rsz = PST_WIRE_FIXED + t->kw, max = size / rsz, n = 0;
+    uint64_t c = *cursor;
+    for (; c < t->hw && n < max; c++) {
+        hdr_t *e = ent(t, c);
+        if (e->keylen == 0 || !(e->flags & PST_F_PERSIST))
+            continue;
+        e->flags &= (uint8_t)~PST_F_PENDING;
+        if (alive(e, now))
+            wire_live(t, buf + n++ * rsz, PST_OP_NEW, e, now);
+    }
+    *cursor = c;
+    return (int64_t)n;
+}
+
+/* Incremental updates: one record per journal record after *seq (which advances), with the
+ * entry's state now: live (NEW, TOUCH or UPDATE; UPDATE for a key removed and bound again)
+ * or gone (EXPIRE for an expiry, else DELETE).  PST_EGAP when the journal no longer holds
+ * the records after *seq, PST_EINVAL when *seq is beyond the head (a cleared table). */
+int64_t pst_export_journal(pst_table *t, uint64_t *seq, uint32_t now, uint8_t *buf, size_t size)
+{
+    if (t == NULL || seq == NULL || (size && buf == NULL) || *seq > t->jhead)
+        return PST_EINVAL;
+    if (*seq + 1 < journal_oldest(t))
+        return PST_EGAP;
+    size_t rsz = PST_WIRE_FIXED + t->kw, max = size / rsz, n = 0;
+    uint64_t s = *seq;
+    for (; s < t->jhead && n < max; n++) {
+        const uint8_t *j = t->jbuf + (s & t->jmask) * t->jsz;     /* record s + 1 */
+        uint16_t vsvc;
+        memcpy(&vsvc, j + 8, 2);
+        uint32_t op = j[10], len = j[11];
+        const uint8_t *key = j + 12;
+        uint8_t *r = buf + n * rsz;
+        uint64_t idx;
+        hdr_t *e = NULL;
+        s++;
+        if (find(t, hash_key(t, vsvc, key, len), vsvc, key, len, &idx) >= 0) {
+            e = ent(t, idx);
+            e->flags &= (uint8_t)~PST_F_PENDING;
+        }
+        if (e != NULL && (e->flags & PST_F_PERSIST) && alive(e, now))
+            wire_live(t, r, op_live(op) ? op : PST_OP_UPDATE, e, now);
+        else
+            wire_gone(t, r, op == PST_OP_EXPIRE ? PST_OP_EXPIRE : PST_OP_DELETE, vsvc, key, len);
+    }
+    *seq = s;
+    return (int64_t)n;
+}
+
+/* Remember (vsvc, key) in the recent set; 0 if it has no room. */
+static int recent_add(pst_table *r, uint64_t h, uint16_t vsvc, const uint8_t *key,
+                      uint32_t len, uint32_t now)
+{
+    if (r->count >= r->capacity)
+        return 0;
+    int64_t idx = entry_alloc(r, now);     /* a free entry exists: count < capacity */
+    hdr_t *e = entry_create(r, h, (uint64_t)idx, vsvc, key, len);
+    e->created = e->last_used = now;
+    return 1;
+}
+
+enum { IMPORT_AHEAD = 16 };   /* records hashed (and their index lines fetched) ahead */
+
+/* A record's hash in t, with its home index line prefetched. */
+static inline uint64_t import_hash(const pst_table *t, const uint8_t *r)
+{
+    uint64_t h = hash_key(t, (uint16_t)get16(r + 2), r + PST_WIRE_FIXED, r[1]);
+    PREFETCH(&t->index[h & t->imask]);
+    return h;
+}
+
+/* One valid record (h: its hash in t): an upsert rebased on our clock, or a removal; never
+ * journaled. */
+static void import_one(pst_table *t, const uint8_t *r, uint64_t h, uint32_t now,
+                       uint32_t held, pst_import_result *res)
+{
+    uint32_t op = r[0], len = r[1], vsvc = get16(r + 2);
+    const uint8_t *key = r + PST_WIRE_FIXED;
+    uint64_t idx;
+    int found = find(t, h, (uint16_t)vsvc, key, len, &idx) >= 0;
+    uint64_t timeout = get32(r + 8), remaining = get32(r + 12);
+    uint64_t age = (uint64_t)get32(r + 16) + held;
+    remaining = remaining > held ? remaining - held : 0;
+    if (op_live(op) && (timeout == 0 || remaining > 0)) {
+        hdr_t *e;
+        if (found) {
+            e = ent(t, idx);
+            t->updates++;
+        } else {
+            int64_t n = entry_alloc(t, now);
+            if (n < 0) {
+                res->full++;
+                return;
+            }
+            e = entry_create(t, h, (uint64_t)n, (uint16_t)vsvc, key, len);
+        }
+        /* it expires `remaining` seconds from now whatever the sender's clock said; a clock
+         * younger than the entry's idle time stretches the timeout to keep that expiry */
+        uint64_t last_used = now, idle = timeout - remaining;
+        if (timeout && idle <= now)
+            last_used = now - idle;
+        else if (timeout) {
+            last_used = 0;
+            timeout = (uint64_t)now + remaining;
+            if (timeout > UINT32_MAX)
+                timeout = UINT32_MAX;
+        }
+        e->created = age < now ? now - (uint32_t)age : 0;
+        e->last_used = (uint32_t)last_used;
+        e->timeout = (uint32_t)timeout;
+        e->real = (uint16_t)get16(r + 4);
+        e->sp = r[6];
+        set_persist(t, e, r[7]);
+        e->flags &= (uint8_t)~PST_F_PENDING;
+        e->reserved = 0;
+    } else if (found) {
+        entry_remove(t, idx, PST_OP_DELETE);
+        t->deletes++;
+    }
+    res->applied++;
+}
+
+/* Apply n records (a RECORDS body after its header) with the learner's rules.  Every record is
+ * checked before any is applied: one invalid record refuses the block (PST_EBADREC, its index
+ * and reason in res).  held: seconds the sender held the records, taken off their remaining
+ * lifetimes.  During a sweep (recent non-NULL: a table of the same kind, no journal), an
+ * incremental record's key is remembered in recent, and a bulk copy (flags PST_WIRE_BULK) of
+ * a remembered key is skipped: it may have been read before that change. */
+int pst_import(pst_table *t, const uint8_t *buf, size_t size, size_t n, uint32_t now,
+               uint32_t held, uint32_t flags, pst_table *recent, pst_import_result *res)
+{
+    if (t == NULL || res == NULL || (flags & ~(uint32_t)PST_WIRE_BULK) ||
+        (recent != NULL && (recent == t || recent->kind != t->kind)))
+        return PST_EINVAL;
+    memset(res, 0, sizeof *res);
+    res->bad = -1;
+    int64_t bad = wire_scan(t->kw, t->kmin, buf, size, n, &res->why);
+    if (bad < -1)
+        return (int)bad;
+    if (bad >= 0) {
+        res->bad = bad;
+        return PST_EBADREC;
+    }
+    const int bulk = (flags & PST_WIRE_BULK) != 0;
+    const size_t rsz = PST_WIRE_FIXED + t->kw;
+    uint64_t ring[IMPORT_AHEAD];
+    /* hash IMPORT_AHEAD records ahead and prefetch their index lines: the table is far
+     * bigger than the caches, and the index line is the miss every record pays */
+    for (size_t i = 0; i < n && i < IMPORT_AHEAD; i++)
+        ring[i] = import_hash(t, buf + i * rsz);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *r = buf + i * rsz;
+        const uint64_t h = ring[i % IMPORT_AHEAD];
+        if (i + IMPORT_AHEAD < n)
+            ring[i % IMPORT_AHEAD] = import_hash(t, buf + (i + IMPORT_AHEAD) * rsz);
+        if (recent != NULL) {
+            uint32_t len = r[1];
+            uint16_t vsvc = (uint16_t)get16(r + 2);
+            uint64_t h = hash_key(recent, vsvc, r + PST_WIRE_FIXED, len), idx;
+            int seen = find(recent, h, vsvc, r + PST_WIRE_FIXED, len, &idx) >= 0;
+            if (bulk && seen) {
+                res->skipped++;
+                continue;
+            }
+            if (!bulk && !seen && !recent_add(recent, h, vsvc, r + PST_WIRE_FIXED, len, now))
+                res->forgotten++;
+        }
+        import_one(t, r, h, now, held, res);
+    }
+    return PST_OK;
+}
+
+/* A bulk copy begins: mark every persistent entry stale.  Records that mention a key clear
+ * its mark; pst_sweep_end removes what is still marked.  Returns the entries marked. */
+int64_t pst_sweep_begin(pst_table *t)
+{
+    if (t == NULL)
+        return PST_EINVAL;
+    uint64_t n = 0;
+    for (uint64_t c = 0; c < t->hw; c++) {
+        hdr_t *e = ent(t, c);
+        e->reserved = e->keylen && (e->flags & PST_F_PERSIST) ? MARK_STALE : 0;
+        n += e->reserved;
+    }
+    return (int64_t)n;
+}
+
+/* The bulk copy ended: remove (as deletions) the entries no record mentioned since
+ * pst_sweep_begin.  Returns the entries removed. */
+int64_t pst_sweep_end(pst_table *t)
+{
+    if (t == NULL)
+        return PST_EINVAL;
+    uint64_t n = 0;
+    for (uint64_t c = 0; c < t->hw; c++) {
+        hdr_t *e = ent(t, c);
+        if (e->keylen && e->reserved == MARK_STALE) {
+            entry_remove(t, c, PST_OP_DELETE);
+            t->deletes++;
+            n++;
+        } else {
+            e->reserved = 0;
+        }
+    }
+    return (int64_t)n;
+}

@@ -50,7 +50,8 @@ enum pst_err {
     PST_ENOMEM = -3,
     PST_EKEYLEN = -4,   /* a key length outside the kind's range */
     PST_EGAP = -5,      /* updates_since: the journal no longer holds that sequence number */
-    PST_EFULL = -6      /* pst_put: table full and nothing could be reclaimed or evicted */
+    PST_EFULL = -6,     /* pst_put: table full and nothing could be reclaimed or evicted */
+    PST_EBADREC = -7    /* pst_import / pst_wire_check: an invalid wire record (see pst_wire) */
 };
 
 enum pst_flag {
@@ -180,5 +181,44 @@ uint64_t pst_journal_head(const pst_table *t);
 void pst_get_stats(const pst_table *t, pst_stats *s, int probes);
 uint64_t pst_hash(const pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len);
 int pst_check(const pst_table *t);
+
+/*
+ * The mirror's wire records (docs/mirror-protocol.md, weboslb/ha/wire.py), read from and
+ * applied to a table in one call per RECORDS message.  A record is big-endian:
+ *   op u8, keylen u8, vsvc u16, real u16, sp u8, flags u8, timeout u32, remaining u32,
+ *   age u32, key[pst_key_width(kind)] zero padded
+ * Lifetimes are relative (remaining and age in seconds), so the two clocks need not agree.
+ * Buffers are (pointer, byte length) pairs; nothing is read or written outside them.
+ */
+enum pst_wire {
+    PST_WIRE_FIXED = 20,        /* record bytes before the key */
+    PST_WIRE_BULK = 1,          /* pst_import flag: bulk copies (see pst_import) */
+    PST_BAD_OP = 1,             /* why a record is invalid: unknown op */
+    PST_BAD_KEYLEN = 2,         /* key length out of the kind's range, or padding not zero */
+    PST_BAD_LIVE = 3,           /* live record with real 65535, no persistent bit, or
+                                   reserved flag bits */
+    PST_BAD_REMAINING = 4       /* remaining lifetime longer than the timeout */
+};
+
+typedef struct {
+    uint64_t applied;   /* records written (upserts) or removed (deletions) */
+    uint64_t skipped;   /* bulk copies of keys an incremental record wrote in this sweep */
+    uint64_t full;      /* live records the table had no room for */
+    uint64_t forgotten; /* incremental keys the recent set had no room to remember */
+    int64_t bad;        /* PST_EBADREC: index of the first invalid record, else -1 */
+    uint32_t why;       /* PST_EBADREC: enum pst_wire PST_BAD_* of that record */
+    uint32_t reserved;
+} pst_import_result;
+
+size_t pst_wire_size(uint32_t kind);
+int64_t pst_wire_check(uint32_t kind, const uint8_t *buf, size_t size, size_t n,
+                       uint32_t *why);
+int64_t pst_export(pst_table *t, uint64_t *cursor, uint32_t now, uint8_t *buf, size_t size);
+int64_t pst_export_journal(pst_table *t, uint64_t *seq, uint32_t now, uint8_t *buf,
+                           size_t size);
+int pst_import(pst_table *t, const uint8_t *buf, size_t size, size_t n, uint32_t now,
+               uint32_t held, uint32_t flags, pst_table *recent, pst_import_result *res);
+int64_t pst_sweep_begin(pst_table *t);
+int64_t pst_sweep_end(pst_table *t);
 
 #endif

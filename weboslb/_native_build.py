@@ -12,8 +12,9 @@ import shlex
 from cffi import FFI
 
 CSRC = pathlib.Path(__file__).resolve().parent.parent / "csrc"
-HEADERS = ["pst.h", "decode.h", "l7.h", "flow.h", "eng.h"]
-SOURCES = ["pst.c", "mem.c", "decode.c", "l7.c", "flow.c", "eng.c", "eng_farm.c", "eng_l7.c"]
+HEADERS = ["pst.h", "decode.h", "l7.h", "flow.h", "eng.h", "capwalk.h"]
+SOURCES = ["pst.c", "mem.c", "decode.c", "l7.c", "flow.c", "eng.c", "eng_farm.c", "eng_l7.c",
+           "capwalk.c"]
 
 
 def cdef_text(header: pathlib.Path) -> str:
@@ -31,8 +32,8 @@ def arch_flags() -> list[str]:
     return []
 
 
-# No fused multiply-add: the engine's float arithmetic (response times, loads, scores) must
-# round as Python's does.
+# No fused multiply-add: the engine's float arithmetic (response times, loads, scores) and the
+# capture walk's times must round as Python's do.
 NO_FMA = ["-ffp-contract=off"]
 
 ffibuilder = FFI()

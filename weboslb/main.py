@@ -13,6 +13,7 @@ class UsageError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     from weboslb.bench import cli as bench_cli
+    from weboslb.cli import command as console_cli
     from weboslb.config import cli as config_cli
     from weboslb.io import cli as io_cli
     from weboslb.io import demo as demo_cli
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     bench_cli.add_parser(sub)
     config_cli.add_parser(sub)
+    console_cli.add_parser(sub)
     io_cli.add_parser(sub)
     extract_cli.add_parser(sub)
     demo_cli.add_parser(sub)
@@ -35,9 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.command is None:  # the switch console, as on the device
+        from weboslb.cli.command import main_console
+        return main_console()
     try:
         return args.run(args)
     except UsageError as exc:

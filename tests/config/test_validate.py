@@ -99,7 +99,7 @@ ROWS: list[tuple[str, Edit, list[str]]] = [
      ["/cfg/slb/virt 1/service 1: virtual port 1 out of range 2-65534"]),
     ("update 1", at(sync, "update", 1), []),
     ("update 61", at(sync, "update", 61),
-     ["/cfg/slb/sync: update 61 out of range 1-60"]),
+     ["/cfg/slb/sync: update 61 out of range 0-60"]),
     ("prio", at(vr1, "prio", 255),
      ["/cfg/l3/vrrp/vr 1: prio 255 out of range 1-254"]),
     ("fastage", at(adv, "fastage", 8), ["/cfg/slb/adv: fastage 8 out of range 0-7"]),

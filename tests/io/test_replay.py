@@ -191,3 +191,24 @@ def test_cli_rejects_a_config_that_does_not_apply(tmp_path, traffic, capsys):
     assert main(["replay", "-c", bad, path]) == 2
     err = capsys.readouterr().err
     assert "bad.yaml" in err and "Traceback" not in err
+
+
+def test_an_unknown_link_type_is_named_with_its_offset(tmp_path, capsys):
+    frames = http_conversation("198.51.100.3", 40003)
+    path = write(tmp_path / "odd.pcap", pcap([Rec(1000, 0, f) for f in frames], link=147))
+    result = replay(config(CONFIG), [path])
+    assert result.replayed and result.report["summary"]["reasons"] == {
+        "unknown_link": len(frames)}
+    assert result.errors == [f"{path}: offset 24: link type 147 is not one the switch "
+                             f"decodes (Ethernet, raw IP, Linux cooked): {len(frames)} frames "
+                             "passed unexamined"]
+
+
+def test_zero_length_records_are_counted_in_the_errors(tmp_path):
+    frames = http_conversation("198.51.100.3", 40003)
+    recs = [Rec(1000, 0, frames[0]), Rec(1000, 1, b""), *[Rec(1000, 2, f) for f in frames[1:]]]
+    path = write(tmp_path / "zero.pcap", pcap(recs))
+    result = replay(config(CONFIG), [path])
+    assert result.report["summary"]["packets"] == len(frames)
+    assert result.errors == [f"{path}: 1 zero-length record skipped"]
+    assert result.report["connections"][0]["state"] == "closed"  # nothing lost around it

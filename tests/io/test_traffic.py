@@ -25,6 +25,7 @@ from weboslb.io.traffic import (
     Mix,
     TcpPath,
     bench_capture,
+    cache,
     cached_bench_capture,
     demo_capture,
     payload_sum,
@@ -454,17 +455,17 @@ def test_bench_is_deterministic_and_refuses_nothing_to_write(tmp_path):
 def test_the_bench_capture_is_cached_per_version(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     made = []
-    real = traffic.bench_capture
+    real = cache.bench_capture
 
     def counting(path, **kw):
         made.append(path)
         return real(path, **kw)
 
-    monkeypatch.setattr(traffic, "bench_capture", counting)
+    monkeypatch.setattr(cache, "bench_capture", counting)
     first = cached_bench_capture(500, seed=2)
     assert first.parent == tmp_path / "cache" / "weboslb" and first.stat().st_size > 500 * 54
     assert cached_bench_capture(500, seed=2) == first and len(made) == 1  # reused
-    monkeypatch.setattr(traffic, "VERSION", traffic.VERSION + 1)
+    monkeypatch.setattr(cache, "VERSION", cache.VERSION + 1)
     second = cached_bench_capture(500, seed=2)
     assert second != first and len(made) == 2  # rebuilt for the new generator
     assert not first.exists() and second.read_bytes() == made[1].read_bytes()

@@ -8,6 +8,7 @@ can keep it verbatim.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,8 +60,9 @@ class Outcome:
     error: str | None = None
 
 
-def locate(config: Config, steps: tuple[Step, ...]) -> Any:
-    """The object the steps name, creating indexed objects that do not exist yet."""
+def locate(config: Config, steps: Iterable[Step], *, create: bool = True) -> Any:
+    """The object the steps name, creating indexed objects that do not exist yet (or, with
+    ``create=False``, None when one does not)."""
     obj: Any = None
     for step in steps:
         if step.menu is MAIN:
@@ -71,6 +73,8 @@ def locate(config: Config, steps: tuple[Step, ...]) -> Any:
             held = getattr(obj, step.menu.attribute)
             if step.menu.indexed:
                 if step.key not in held:
+                    if not create:
+                        return None
                     held[step.key] = step.menu.build(step.key)
                 obj = held[step.key]
             else:

@@ -331,7 +331,9 @@ SYNC = Menu(
         Field("if", _ED, "Enable/disable syncing IP interfaces"),
         Field("gw", _ED, "Enable/disable syncing gateways"),
         Field("state", _ED, "Enable/disable stateful failover"),
-        Field("update", Int(1, 60), "Set stateful failover update period (seconds)"),
+        # 0 (the emulator's immediate mode: changes stream as they happen) extends 1..60
+        Field("update", Int(0, 60), "Set stateful failover update period (seconds, 0 = "
+              "immediate)"),
         Field("passphrs", Text(64, bare=True), "Set passphrase for sync", inline=True),
         PEER,
         Action("cur", "Display current settings"),

@@ -94,6 +94,8 @@ class Switch:
         self.virt_rows = SessionRows(0)
         self.farm: Farm | None = None
         self.sessions: SessionTable | None = None
+        # VIPs this switch must not serve: the VRRP backup's (weboslb/ha/node.py sets it)
+        self.standby: frozenset[bytes] = frozenset()
         self.apply(config)
         self.persistence.users_from(lambda: (s.binding for s in self.sessions))
 
@@ -193,7 +195,7 @@ class Switch:
         ``times[i]``: one C call for the established connections and the frames that are not
         the switch's business, the slow path for the rest, in frame order."""
         n = len(offsets)
-        if self.fast is None:
+        if self.fast is None or self.standby:  # the C fast path knows nothing of standby
             verdicts, whys, reals = bytearray(n), bytearray(n), array("H", [NO_REAL]) * n
             for i in range(n):
                 self._note(i, self.process(_frame(buf, offsets[i], lengths[i]), times[i],
@@ -286,7 +288,9 @@ class Switch:
         if pkt.reason is not Reason.OK:
             return self._count(Action(Verdict.PASS, Why(int(pkt.reason)), client=self._f(frame)))
         svcs = self.services
-        if pkt.dst in svcs.vips:
+        if self.standby and (pkt.dst in self.standby or pkt.src in self.standby):
+            act = Action(Verdict.DROP, Why.STANDBY, client=self._f(frame))
+        elif pkt.dst in svcs.vips:
             act = self._from_client(pkt, bytes(frame), now, ingress or self.ingress)
         elif pkt.src in svcs.vips:
             act = self._from_real(pkt, bytes(frame), now)

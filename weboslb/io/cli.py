@@ -38,6 +38,17 @@ def add_parser(sub) -> None:
     p.add_argument("--step", type=float, default=1.0, metavar="S",
                    help="seconds of capture time between report samples (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    ha = p.add_argument_group("HA pair (docs/failover.md); each of these implies --pair")
+    ha.add_argument("--pair", action="store_true",
+                    help="replay through an HA pair: A runs the config, B its peer config "
+                         "or one derived from it as /oper/slb/sync would")
+    ha.add_argument("--peer-config", metavar="FILE", help="switch B's config")
+    ha.add_argument("--failover-at", type=float, metavar="T",
+                    help="fail the active switch T seconds after the first frame")
+    ha.add_argument("--scenario", metavar="FILE",
+                    help="timed events: fail/recover, real-down/up, link-down/up, config")
+    ha.add_argument("--update", type=int, metavar="N",
+                    help="/cfg/slb/sync/update on both switches: 1..60 s, 0 = immediate")
     p.set_defaults(run=run_replay)
 
 
@@ -66,11 +77,15 @@ def run_replay(args) -> int:
     if args.capacity < 1 or args.step <= 0:
         raise UsageError("--capacity and --step must be positive")
     config, name = load_config(args.config)
+    pair = args.pair or any(x is not None for x in (args.peer_config, args.failover_at,
+                                                    args.scenario, args.update))
+    run = _pair_run(args, config, name) if pair else None
     bar = None if args.quiet else Bar(sys.stderr)
     options = rp.Options(capacity=args.capacity, step=args.step, out_pcap=args.out_pcap,
                          progress=bar)
     try:
-        result = rp.replay(config, args.captures, config_name=name, options=options)
+        result = rp.replay(config, args.captures, config_name=name, options=options) \
+            if run is None else run(options)
     finally:
         if bar is not None:
             bar.done()
@@ -79,7 +94,37 @@ def run_replay(args) -> int:
     write_reports(result.report, args.report_json, args.report_html)
     if not args.quiet:
         sys.stdout.write(text_report.render(result.report["summary"]))
+        if "failover" in result.report:
+            from weboslb.report.failover import render_text
+            sys.stdout.write(render_text(result.report["failover"]))
     return 0 if result.replayed else 1
+
+
+def _pair_run(args, config: Config, name: str):
+    """Check everything an HA replay needs before it starts; returns the run."""
+    from weboslb.io import pair, scenario  # the HA machinery, loaded when asked for
+    from weboslb.main import UsageError
+
+    if args.out_pcap is not None:
+        raise UsageError("--out-pcap shows the two sides of one switch: not with an HA pair")
+    if args.update is not None and not 0 <= args.update <= 60:
+        raise UsageError(f"--update {args.update}: 0..60 seconds (0 streams changes "
+                         f"immediately)")
+    if args.failover_at is not None and not args.failover_at >= 0:
+        raise UsageError("--failover-at: seconds from the capture's start (>= 0)")
+    peer, peer_name = (load_config(args.peer_config) if args.peer_config is not None
+                       else (None, ""))
+    try:
+        events = scenario.load(args.scenario) if args.scenario is not None else []
+        setup = pair.pair_configs(config, peer, update=args.update)
+        pair.check_events(events, setup, args.scenario or "")
+    except (scenario.ScenarioError, pair.PairError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.failover_at is not None:
+        events = sorted([*events, pair.failover_event(args.failover_at)], key=lambda e: e.at)
+    a_name = name if args.config is not None else ""
+    return lambda options: pair.pair_replay(setup, args.captures, names=(a_name, peer_name),
+                                            events=events, options=options)
 
 
 def write_reports(report: dict, json_path: Path | None, html_path: Path | None) -> None:

@@ -2,7 +2,7 @@
 
 The walk touches only the 16-byte record headers of a buffer (an mmap of the file, or a window
 of a stream) and appends offsets, lengths and times to arrays; frame bytes are never copied.
-It is the loop a C walker replaces one-for-one: same inputs, same columns, same stop rules.
+Its loop is C (csrc/capwalk.c); this side reads the file header and words the errors.
 """
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ import os
 import struct
 from typing import TYPE_CHECKING, NamedTuple
 
+from weboslb._native import ffi, lib
 from weboslb.io.atomic import create_beside
+from weboslb.io.cwalk import buffer_of, fill
 
 if TYPE_CHECKING:
     from weboslb.io.capture import Columns
 
 HEADER_LEN = 24
-RECORD_LEN = 16
-MAX_RECORD = 256 << 20  # larger captured lengths are corruption, not packets
+RECORD_LEN = lib.CW_RECORD_LEN
+MAX_RECORD = lib.CW_MAX_RECORD  # 256 MiB: larger captured lengths are corruption, not packets
 DEFAULT_SNAPLEN = 262144  # libpcap's MAXIMUM_SNAPLEN
 
 # magic as it appears in the file -> (byte order, nanosecond timestamps)
@@ -32,8 +34,6 @@ MAGICS = {
 class Interface(NamedTuple):
     """Where frames come from: the link type (LINKTYPE_* number), the snapshot length (0 when
     unknown), the timestamp unit as ticks per second and an offset in seconds (pcapng).
-
-    A named tuple rather than a dataclass: the pcapng walk unpacks one per packet block.
     """
 
     link: int
@@ -45,16 +45,17 @@ class Interface(NamedTuple):
 class PcapWalker:
     """Walks the records of one pcap file (state: byte order, resolution, snaplen, link)."""
 
-    __slots__ = ("interface", "nanosecond", "skipped", "_record", "_max_caplen", "_scale")
+    __slots__ = ("interface", "nanosecond", "_state")
 
     def __init__(self, order: str, nanosecond: bool, snaplen: int, link: int) -> None:
         self.nanosecond = nanosecond
         self.interface = Interface(link, snaplen, 1_000_000_000 if nanosecond else 1_000_000)
-        self.skipped = 0  # zero-length records
-        self._record = struct.Struct(order + "IIII")
         # snaplen 0 (written by some tools) means "not recorded": only the hard bound applies
-        self._max_caplen = min(snaplen, MAX_RECORD) if snaplen else MAX_RECORD
-        self._scale = 1e-9 if nanosecond else 1e-6
+        self._state = ffi.new("struct cw_pcap *", {
+            "max_caplen": min(snaplen, MAX_RECORD) if snaplen else MAX_RECORD,
+            "scale": 1e-9 if nanosecond else 1e-6,
+            "big_endian": order == ">",
+        })
 
     @classmethod
     def from_header(cls, head: bytes) -> PcapWalker | str:
@@ -73,6 +74,11 @@ class PcapWalker:
     def link(self) -> int:
         return self.interface.link
 
+    @property
+    def skipped(self) -> int:
+        """Zero-length records stepped over."""
+        return self._state.skipped
+
     def walk(self, buf, pos: int, end: int, eof: bool, cols: Columns,
              limit: int) -> tuple[int, str | None]:
         """Append the records of ``buf[pos:end]`` to ``cols`` until it holds ``limit`` frames.
@@ -81,55 +87,34 @@ class PcapWalker:
         It stops short of ``limit`` only at the end of the buffer; a record cut by ``end`` is an
         error at ``eof``, else the caller brings more bytes and walks on from the position.
         ``buf`` must end at ``end``.  Record starts are not stored: each is its offset - 16.
+        The loop is C's (csrc/capwalk.c).
         """
-        unpack = self._record.unpack_from
-        max_caplen = self._max_caplen
-        scale = self._scale
-        offsets = cols.offsets
-        offset_add = offsets.append
-        length_add = cols.lengths.append
-        wire_add = cols.wire_lengths.append
-        time_add = cols.times.append
-        caplen = 0
-        while True:
-            # the hot loop checks only the length; the end of the buffer shows up as a
-            # struct.error on the next header, and a body running past it just after
-            try:
-                for _ in range(limit - len(offsets)):
-                    sec, frac, caplen, wire = unpack(buf, pos)
-                    if not 0 < caplen <= max_caplen:
-                        break
-                    pos += RECORD_LEN
-                    offset_add(pos)
-                    length_add(caplen)
-                    wire_add(wire)
-                    time_add(sec + frac * scale)
-                    pos += caplen
-                else:
-                    return self._overrun(pos, end, eof, cols) if pos > end else (pos, None)
-            except struct.error:
-                if pos > end:
-                    return self._overrun(pos, end, eof, cols)
-                if eof and pos < end:
-                    return pos, f"truncated record header ({end - pos} of {RECORD_LEN} bytes)"
-                return pos, None
-            if caplen:
-                limit_name = "256 MiB" if max_caplen == MAX_RECORD else \
-                    f"the snapshot length {max_caplen}"
-                return pos, f"record length {caplen} exceeds {limit_name}"
-            self.skipped += 1  # zero-length record
-            pos += RECORD_LEN
+        state = self._state
+        state.pos = pos
+        cbuf = buffer_of(buf, end)
+        try:
+            status = fill(cols, limit, False, RECORD_LEN + 1, end, state,
+                          lambda c_cols: lib.cw_pcap_walk(state, cbuf, end, eof, c_cols))
+        finally:
+            ffi.release(cbuf)
+        return state.pos, self._reason(status, end)
 
-    @staticmethod
-    def _overrun(pos: int, end: int, eof: bool, cols: Columns) -> tuple[int, str | None]:
-        """The last record appended runs past ``end``: take it back."""
-        caplen = cols.lengths.pop()
-        start = cols.offsets.pop() - RECORD_LEN
-        del cols.wire_lengths[-1], cols.times[-1]
-        if eof:
-            body = start + RECORD_LEN
-            return start, f"truncated record (captured length {caplen}, {end - body} bytes left)"
-        return start, None
+    def _reason(self, status: int, end: int) -> str | None:
+        """Why the walk stopped at ``pos``, when it is bad."""
+        state = self._state
+        if status in (lib.CW_FULL, lib.CW_END):
+            return None
+        if status == lib.CW_BAD_RECORD_HEADER:
+            return f"truncated record header ({end - state.pos} of {RECORD_LEN} bytes)"
+        if status == lib.CW_BAD_CAPLEN:
+            max_caplen = state.max_caplen
+            limit_name = "256 MiB" if max_caplen == MAX_RECORD else \
+                f"the snapshot length {max_caplen}"
+            return f"record length {state.value} exceeds {limit_name}"
+        if status == lib.CW_BAD_RECORD:
+            left = end - state.pos - RECORD_LEN
+            return f"truncated record (captured length {state.value}, {left} bytes left)"
+        raise RuntimeError(f"the pcap walk returned {status}")
 
 
 class PcapWriter:

@@ -4,30 +4,27 @@ pcap (offsets and lengths into the buffer, times, and a link type per frame).
 Each Section Header Block may switch the byte order and starts a new list of interfaces; each
 Interface Description Block brings its own link type, snapshot length, ``if_tsresol`` and
 ``if_tsoffset``.  Enhanced, Simple and Obsolete Packet Blocks carry frames; every other block is
-stepped over by its length.
+stepped over by its length.  The walk over the blocks is C (csrc/capwalk.c): it hands back the
+section and interface blocks, which are read here, and the errors, which are worded here.
 """
 from __future__ import annotations
 
 import struct
 from typing import TYPE_CHECKING
 
+from weboslb._native import ffi, lib
+from weboslb.io.cwalk import buffer_of, fill
 from weboslb.io.pcap import MAX_RECORD, Interface
 
 if TYPE_CHECKING:
     from weboslb.io.capture import Columns
 
-SHB = 0x0A0D0D0A
-IDB = 1
-OPB = 2  # Obsolete Packet Block (libpcap 0.x "Packet Block")
-SPB = 3
-EPB = 6
-# blocks the walker knows and has no use for: Name Resolution, Interface Statistics, systemd
-# Journal Export, Decryption Secrets, Custom (copyable and not); they are not "skipped"
-IGNORED = frozenset({4, 5, 9, 10, 0x00000BAD, 0x40000BAD})
+SHB = lib.CW_SHB
 MAGIC = b"\x0a\x0d\x0d\x0a"
 BYTE_ORDERS = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
-MIN_BLOCK = 12
-MAX_BLOCK = MAX_RECORD + 4096  # a maximal frame plus room for a packet block's options
+MIN_BLOCK = lib.CW_MIN_BLOCK
+MAX_BLOCK = lib.CW_MAX_BLOCK  # a maximal frame plus room for a packet block's options
+MIN_FRAME_BLOCK = 20  # the smallest block with a frame: a Simple Packet Block of 1 byte
 OPT_TSRESOL = 9
 OPT_TSOFFSET = 14
 
@@ -37,136 +34,111 @@ def byte_order(head) -> str | None:
     return BYTE_ORDERS.get(bytes(head[8:12]))
 
 
-class _Layouts:
-    """The structs of one byte order, made once per section rather than once per block."""
-
-    __slots__ = ("order", "head", "u32", "epb", "opb")
-
-    def __init__(self, order: str) -> None:
-        self.order = order
-        self.head = struct.Struct(order + "II").unpack_from  # type, total length
-        self.u32 = struct.Struct(order + "I").unpack_from
-        self.epb = struct.Struct(order + "IIIII").unpack_from  # if, ts hi, ts lo, caplen, len
-        self.opb = struct.Struct(order + "HHIIII").unpack_from  # if, drops, ts..., len
-
-
-LAYOUTS = {order: _Layouts(order) for order in "<>"}
+def _units(units: int, exp: int) -> dict[str, int]:
+    """How C turns ticks into seconds for ``units`` ticks per second (from ``if_tsresol``)."""
+    if exp & 0x80:
+        return {"kind": lib.CW_UNITS_SHIFT, "shift": exp & 0x7F}
+    if units < 1 << 64:
+        return {"kind": lib.CW_UNITS_DIVIDE, "units": units}
+    return {"kind": lib.CW_UNITS_CALLER}  # 10**20 and up: Python's int / int, per block
 
 
 class PcapngWalker:
     """Walks the blocks of a pcapng stream (state: the current section's byte order and
     interfaces, and the time of the last frame for Simple Packet Blocks, which carry none)."""
 
-    __slots__ = ("interfaces", "skipped", "_layout", "_last_time")
+    __slots__ = ("interfaces", "_state", "_ifaces")
 
     def __init__(self) -> None:
         self.interfaces: list[Interface] = []
-        self.skipped = 0  # zero-length frames and blocks of unknown types
-        self._layout = LAYOUTS["<"]
-        self._last_time = 0.0
+        self._ifaces = ffi.new("struct cw_iface[]", 4)  # C's copy of interfaces, with room
+        self._state = ffi.new("struct cw_pcapng *")
+        self._state.ifaces = self._ifaces
+
+    @property
+    def skipped(self) -> int:
+        """Zero-length frames and blocks of unknown types."""
+        return self._state.skipped
 
     def walk(self, buf, pos: int, end: int, eof: bool, cols: Columns,
              limit: int) -> tuple[int, str | None]:
         """Same contract as ``PcapWalker.walk``: append frames until ``limit``, return the
-        position reached and None, or the start of a bad block and why it is bad.
+        position reached and None, or the start of a bad block and why it is bad."""
+        state = self._state
+        state.pos = pos
+        refused: list[str] = []  # why a section or interface block is bad
 
-        Enhanced (and Obsolete) Packet Blocks are handled inline: they are nearly every block.
-        """
-        start_add = cols.starts.append
-        offset_add = cols.offsets.append
-        length_add = cols.lengths.append
-        wire_add = cols.wire_lengths.append
-        time_add = cols.times.append
-        link_add = cols.links.append
-        layout = self._layout
-        interfaces = self.interfaces
-        n = limit - len(cols.offsets)
-        while n > 0:
-            if end - pos < MIN_BLOCK:
-                if eof and pos < end:
-                    return pos, f"truncated block header ({end - pos} of {MIN_BLOCK} bytes)"
-                return pos, None
-            btype, blen = layout.head(buf, pos)
-            if btype == SHB:  # the byte order is the section's: read the length in it
-                order = byte_order(buf[pos:pos + 12])
-                if order is None:
-                    return pos, f"bad byte-order magic 0x{bytes(buf[pos + 8:pos + 12]).hex()}"
-                layout = self._layout = LAYOUTS[order]
-                btype, blen = layout.head(buf, pos)
-            if blen & 3 or not MIN_BLOCK <= blen <= MAX_BLOCK:
-                return pos, f"bad block length {blen}"
-            nxt = pos + blen
-            if nxt > end:
-                if eof:
-                    return pos, (f"block of {blen} bytes runs past the end of the file "
-                                 f"({end - pos} bytes left)")
-                return pos, None
-            (trailer,) = layout.u32(buf, nxt - 4)
-            if trailer != blen:
-                return pos, f"trailing block length {trailer} differs from {blen}"
-            if btype == EPB or btype == OPB:
-                if blen < 32:
-                    return pos, f"packet block of {blen} bytes is too short"
-                if btype == EPB:
-                    ifid, hi, lo, caplen, wire = layout.epb(buf, pos + 8)
+        def step(c_cols) -> int:
+            while True:
+                status = lib.cw_pcapng_walk(state, cbuf, end, eof, c_cols)
+                if status == lib.CW_BLOCK:
+                    reason = self._block(buf, state.pos, state.btype, state.blen)
+                    if reason:
+                        refused.append(reason)
+                        return status
+                    state.pos += state.blen
+                elif status == lib.CW_TIME:
+                    self._time(c_cols)
                 else:
-                    ifid, _drops, hi, lo, caplen, wire = layout.opb(buf, pos + 8)
-                if ifid >= len(interfaces):
-                    return pos, (f"packet for interface {ifid}, but the section defines "
-                                 f"{len(interfaces)}")
-                link, snaplen, units, offset = interfaces[ifid]
-                if caplen > blen - 32:
-                    return pos, f"captured length {caplen} runs past its {blen}-byte block"
-                if snaplen and caplen > snaplen:
-                    return pos, f"record length {caplen} exceeds the snapshot length {snaplen}"
-                # int / int is correctly rounded, whatever the resolution
-                time = self._last_time = (hi << 32 | lo) / units + offset
-                body = pos + 28
-            elif btype == SPB:
-                if not interfaces:
-                    return pos, "simple packet block before any interface"
-                link, snaplen, _units, _offset = interfaces[0]
-                (wire,) = layout.u32(buf, pos + 8)
-                room = blen - 16
-                caplen = min(wire, room, snaplen or room)
-                time = self._last_time  # an SPB has no time of its own
-                body = pos + 12
-            else:
-                reason = self._other(buf, pos, btype, blen)
-                if reason:
-                    return pos, reason
-                layout, interfaces = self._layout, self.interfaces
-                pos = nxt
-                continue
-            if caplen:
-                start_add(pos)
-                offset_add(body)
-                length_add(caplen)
-                wire_add(wire)
-                time_add(time)
-                link_add(link)
-                n -= 1
-            else:
-                self.skipped += 1
-            pos = nxt
-        return pos, None
+                    return status
 
-    def _other(self, buf, pos: int, btype: int, blen: int) -> str | None:
-        """A block without a frame: a section or an interface to take in, or one to skip."""
-        if btype == IDB:
-            return self._interface(buf, pos, blen)
+        cbuf = buffer_of(buf, end)
+        try:
+            status = fill(cols, limit, True, MIN_FRAME_BLOCK, end, state, step)
+        finally:
+            ffi.release(cbuf)
+        return state.pos, refused[0] if refused else self._reason(status, end)
+
+    def _reason(self, status: int, end: int) -> str | None:
+        """Why the walk stopped at ``pos``, when it is bad."""
+        state = self._state
+        pos, blen, value = state.pos, state.blen, state.value
+        if status in (lib.CW_FULL, lib.CW_END):
+            return None
+        if status == lib.CW_BAD_BLOCK_HEADER:
+            return f"truncated block header ({end - pos} of {MIN_BLOCK} bytes)"
+        if status == lib.CW_BAD_BYTE_ORDER:
+            return f"bad byte-order magic 0x{value:08x}"
+        if status == lib.CW_BAD_BLOCK_LENGTH:
+            return f"bad block length {blen}"
+        if status == lib.CW_BAD_PAST_END:
+            return f"block of {blen} bytes runs past the end of the file ({end - pos} bytes left)"
+        if status == lib.CW_BAD_TRAILER:
+            return f"trailing block length {value} differs from {blen}"
+        if status == lib.CW_BAD_PACKET_BLOCK:
+            return f"packet block of {blen} bytes is too short"
+        if status == lib.CW_BAD_INTERFACE:
+            return f"packet for interface {value}, but the section defines {len(self.interfaces)}"
+        if status == lib.CW_BAD_PACKET_CAPLEN:
+            return f"captured length {value} runs past its {blen}-byte block"
+        if status == lib.CW_BAD_SNAPLEN:
+            snaplen = self.interfaces[state.ifid].snaplen
+            return f"record length {value} exceeds the snapshot length {snaplen}"
+        if status == lib.CW_BAD_NO_INTERFACE:
+            return "simple packet block before any interface"
+        raise RuntimeError(f"the pcapng walk returned {status}")
+
+    def _time(self, c_cols) -> None:
+        """The time of the packet block just walked, on an interface with more than 2**64 ticks
+        a second (C stored a placeholder)."""
+        state = self._state
+        iface = self.interfaces[state.ifid]
+        time = state.last_time = state.value / iface.units + iface.offset
+        if state.stored:
+            c_cols.times[c_cols.n - 1] = time
+
+    def _block(self, buf, pos: int, btype: int, blen: int) -> str | None:
+        """A section or an interface to take in (C has checked its framing)."""
+        order = ">" if self._state.big_endian else "<"
         if btype == SHB:
-            return self._section(buf, pos, blen)
-        if btype not in IGNORED:
-            self.skipped += 1
-        return None
+            return self._section(buf, pos, blen, order)
+        return self._interface(buf, pos, blen, order)
 
-    def _interface(self, buf, pos: int, blen: int) -> str | None:
+    def _interface(self, buf, pos: int, blen: int, order: str) -> str | None:
         if blen < 20:
             return f"interface description block of {blen} bytes is too short"
-        order = self._layout.order
         link, _reserved, snaplen = struct.unpack_from(order + "HHI", buf, pos + 8)
-        units, offset = 1_000_000, 0
+        units, exp, offset = 1_000_000, 6, 0
         opt, opt_end = pos + 16, pos + blen - 4
         while opt + 4 <= opt_end:
             code, size = struct.unpack_from(order + "HH", buf, opt)
@@ -181,14 +153,27 @@ class PcapngWalker:
             elif code == OPT_TSOFFSET and size >= 8:
                 (offset,) = struct.unpack_from(order + "q", buf, value)
             opt = value + (size + 3 & ~3)
-        self.interfaces.append(Interface(link, min(snaplen, MAX_RECORD), units, offset))
+        iface = Interface(link, min(snaplen, MAX_RECORD), units, offset)
+        self._add_interface(iface, _units(units, exp))
         return None
 
-    def _section(self, buf, pos: int, blen: int) -> str | None:
+    def _add_interface(self, iface: Interface, units: dict[str, int]) -> None:
+        n = len(self.interfaces)
+        if n == len(self._ifaces):  # full: C's copy moves to an array twice the size
+            bigger = ffi.new("struct cw_iface[]", 2 * n)
+            ffi.memmove(bigger, self._ifaces, ffi.sizeof("struct cw_iface") * n)
+            self._ifaces = self._state.ifaces = bigger
+        self._ifaces[n] = {"link": iface.link, "snaplen": iface.snaplen, "offset": iface.offset,
+                           **units}
+        self.interfaces.append(iface)
+        self._state.nifaces = n + 1
+
+    def _section(self, buf, pos: int, blen: int, order: str) -> str | None:
         if blen < 28:
             return f"section header block of {blen} bytes is too short"
-        major, minor = struct.unpack_from(self._layout.order + "HH", buf, pos + 12)
+        major, minor = struct.unpack_from(order + "HH", buf, pos + 12)
         if major != 1:
             return f"unsupported pcapng version {major}.{minor}"
         self.interfaces = []
+        self._state.nifaces = 0
         return None

@@ -19,11 +19,13 @@ from weboslb.engine.persist import DEFAULT_CAPACITY
 from weboslb.engine.switch import Switch
 from weboslb.io.capture import Batch, Capture, CaptureError, merge, open_capture
 from weboslb.io.views import Views
+from weboslb.proto.packet import Link
 from weboslb.report.ledger import Ledger
 from weboslb.report.summary import PBINDS, RunFacts, summarize
 from weboslb.report.timeline import Timeline
 
 BATCH = 4096  # frames a C call takes
+_LINKS = frozenset(int(link) for link in Link)
 Progress = Callable[[int, int, int], None]  # (bytes read, bytes in all, packets)
 
 
@@ -70,6 +72,7 @@ class Replayer:
         self.last: float | None = None
         self._next_sample = 0.0
         self._connections = 0
+        self._unknown: dict[tuple[str, int], tuple[int, int]] = {}  # first offset, frames
 
     def run(self, paths: Sequence[str], config_name: str) -> Result:
         errors: list[str] = []
@@ -90,19 +93,35 @@ class Replayer:
                 cap.close()
         elapsed = time.perf_counter() - started
         errors += [str(cap.error) for cap in captures if cap.error is not None]
+        errors += [f"{path}: offset {off}: link type {link} is not one the switch decodes "
+                   f"(Ethernet, raw IP, Linux cooked): {n:,} frames passed unexamined"
+                   for (path, link), (off, n) in self._unknown.items()]
+        errors += [f"{cap.path}: {cap.skipped:,} zero-length record"
+                   f"{'s' * (cap.skipped != 1)} skipped" for cap in captures if cap.skipped]
+        self._end()
         if self.last is not None:
             self._sample(self.last)
-        self.ledger.feed(self.switch.drain())
-        self.ledger.finish(self._state_of)
         facts = RunFacts(tuple(c.path for c in captures) or tuple(paths), config_name,
                          self.packets, self.bytes, self.first, self.last, elapsed, tuple(errors))
+        return Result(self._report(facts), self.switch, self.packets > 0, self.fast, errors)
+
+    def _report(self, facts: RunFacts) -> dict:
+        self.ledger.feed(self.switch.drain())
+        self.ledger.finish(self._state_of)
         connections = len(self.ledger) if self.opts.connections else self._connections
-        report = {
+        return {
             "summary": summarize(self.switch, facts, connections),
             "connections": [row.as_json() for row in self.ledger.rows],
             "timeline": self.timeline.as_json(),
         }
-        return Result(report, self.switch, self.packets > 0, self.fast, errors)
+
+    # ---- hooks of the HA replay (io/pair.py) ------------------------------------------------
+
+    def _begin(self, t0: float) -> None:
+        """The first frame's time is known (before it is replayed)."""
+
+    def _end(self) -> None:
+        """Every frame was replayed."""
 
     # ---- the frame loop -------------------------------------------------------------------
 
@@ -115,12 +134,15 @@ class Replayer:
             n = len(batch)
             if self.first is None:
                 self.first = batch.times[0]
+                self._begin(self.first)
                 self._next_sample = self.first + self.opts.step
                 self._sample(self.first)
             self.packets += n
             self.bytes += sum(batch.wire_lengths)
             self.last = batch.times[n - 1]
             for start, stop, link in _link_runs(batch):
+                if link not in _LINKS:
+                    self._unknown_link(batch, start, stop, link)
                 self._run(batch, start, stop, link, views)
             if self.opts.progress is not None:
                 self.opts.progress(sum(c.position for c in captures), total, self.packets)
@@ -148,6 +170,12 @@ class Replayer:
                 self._next_sample = max(self._next_sample + self.opts.step,
                                         self.first + steps * self.opts.step)
             start = cut
+
+    def _unknown_link(self, batch: Batch, start: int, stop: int, link: int) -> None:
+        first, n = self._unknown.get((batch.path, link), (None, 0))
+        if first is None:
+            first = batch.file_offsets[start]
+        self._unknown[batch.path, link] = (first, n + stop - start)
 
     def _collect(self) -> None:
         if self.opts.connections:

@@ -63,9 +63,12 @@ def render(report: Mapping[str, Any], *, title: str = "weboslb replay") -> str:
     summary = _mapping(report.get("summary"))
     timeline = _mapping(report.get("timeline"))
     connections = _list(report.get("connections"))
-    extras = [k for k in report if k not in KNOWN_TOP]
+    failover = report.get("failover")
+    ha = isinstance(failover, Mapping) and "switchovers" in failover  # an HA replay's
+    extras = [k for k in report if k not in KNOWN_TOP and not (ha and k == "failover")]
     sections = [
         ("plots", "Over time", _plots(summary, timeline)),
+        *([("failover", "Failover", _failover(failover))] if ha else []),
         ("reals", "Real servers", _reals_table(summary)),
         ("persistence", "Persistence", _persistence(summary)),
         ("verdicts", "Verdicts", _verdicts(summary)),
@@ -324,6 +327,77 @@ def _verdicts(s: Mapping[str, Any]) -> str:
                       numeric={1, 2})
     else:
         out += _note("None: every packet was load-balanced.")
+    return out
+
+
+def _failover(f: Mapping[str, Any]) -> str:
+    """An HA replay's failover section (report/failover.py): setup, events, and per
+    switchover the in-flight connections, the measured failover matrix and the bindings
+    against the model's prediction."""
+    if f.get("stateful"):
+        mode = (f"Stateful failover on, {_esc(f.get('mode', ''))} mode"
+                + (f" (update {_num(f.get('update'))} s)" if f.get("mode") == "periodic"
+                   else ""))
+    else:
+        mode = "Stateful failover <strong>off</strong>: " + _esc("; ".join(
+            str(w) for w in _list(f.get("why_not"))))
+    a, b = _mapping(f.get("A")), _mapping(f.get("B"))
+    out = (f"<p>Switch A: <code>{_esc(a.get('config', ''))}</code>; switch B: "
+           f"<code>{_esc(b.get('config', ''))}</code>. {mode}.</p>")
+    out += "".join(f"<p class=\"note\">{_esc(n)}</p>" for n in _list(f.get("notes")))
+    out += "".join(f"<p><strong>Warning:</strong> {_esc(w)}</p>"
+                   for w in _list(f.get("warnings")))
+    events = [_mapping(e) for e in _list(f.get("events"))]
+    if events:
+        out += "<h3>Events</h3>" + _table(["At (s)", "Event"], [
+            [_num(e.get("at"), 2), _esc(e.get("event", ""))] for e in events], numeric={0})
+    switchovers = [_mapping(s) for s in _list(f.get("switchovers"))]
+    if not switchovers:
+        out += _note("No switchover: the switch serving the VIPs never changed.")
+    for i, s in enumerate(switchovers, 1):
+        out += (f"<h3>Switchover {i}: {_esc(s.get('from', ''))} &rarr; {_esc(s.get('to', ''))}"
+                f" ({_esc(s.get('cause', ''))})</h3>")
+        out += _table(["Stopped (s)", "Serving (s)", "Detection delay (s)", "Frames unserved"],
+                      [[_num(s.get("at"), 2), _num(s.get("serving_at"), 2),
+                        _num(s.get("detection_delay"), 3), _num(s.get("unserved_frames"))]],
+                      numeric={0, 1, 2, 3})
+        fl = _mapping(s.get("in_flight"))
+        out += "<p>Connections in flight on the old switch:</p>" + _table(
+            ["Open", "Continued", "Broken", "of which dropped", "moved to another real",
+             "Idle"], [[_num(fl.get(k)) for k in ("open", "continued", "broken", "dropped",
+                                                 "moved", "idle")]],
+            numeric={0, 1, 2, 3, 4, 5})
+        matrix = _mapping(s.get("matrix"))
+        if matrix:
+            out += "<p>Persistent clients back after the switchover (measured):</p>" + _table(
+                ["pbind", "Clients", "Kept", "by binding", "by metric", "Re-balanced",
+                 "Unserved", "Model: lost"],
+                [[_esc(label)] + [_num(_mapping(c).get(k)) for k in
+                                  ("clients", "kept", "by_binding", "by_metric", "rebalanced",
+                                   "unserved", "predicted_lost")]
+                 for label, c in matrix.items()], numeric={1, 2, 3, 4, 5, 6, 7})
+        else:
+            out += _note("No persistent client came back after this switchover.")
+        bd = _mapping(s.get("bindings"))
+        if "old" in bd:
+            verdict = "as predicted" if bd.get("as_predicted") else "NOT as predicted"
+            out += (f"<p>Bindings: {_esc(s.get('from', ''))} held {_num(bd.get('old'))}, "
+                    f"{_esc(s.get('to', ''))} took over with {_num(bd.get('new'))}: "
+                    f"<strong>{_num(bd.get('lost'))} lost</strong>; the model predicts "
+                    f"{_num(bd.get('predicted'))} ({_esc(bd.get('prediction', ''))}): "
+                    f"{verdict}.</p>")
+            if "acknowledged" in bd:
+                out += (f"<p>Immediate mode: {_num(bd.get('acknowledged'))} bindings "
+                        f"acknowledged by the standby, {_num(bd.get('acknowledged_lost'))} "
+                        f"lost.</p>")
+    log = [_mapping(x) for x in _list(f.get("log"))][:MAX_CONNECTIONS]
+    if log:
+        out += "<h3>Log</h3>" + _table(["t (s)", "Switch", "What"], [
+            [_num(x.get("t"), 3), _esc(x.get("switch", "")), _esc(x.get("text", ""))]
+            for x in log], numeric={0})
+    mirror = _mapping(f.get("mirror"))
+    if mirror:
+        out += "<h3>Mirror counters</h3>" + _generic(mirror)
     return out
 
 

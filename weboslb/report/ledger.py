@@ -66,6 +66,10 @@ class Ledger:
                 row = self._open.pop(ev.conn, None) or self._start(ev.conn, ev.ts, keep=False)
                 row.state = "refused"
 
+    def open_rows(self) -> dict[Conn, Row]:
+        """The connections not closed yet (an HA replay reads them at a switchover)."""
+        return dict(self._open)
+
     def finish(self, state_of: Callable[[Conn], str | None]) -> None:
         """Rows still open at the end take the session's state (``state_of``: None when the
         switch holds no session, e.g. after a configuration change dropped it)."""

@@ -17,6 +17,8 @@ class Timeline:
         self.entries: list[int] = []
         self.new_total: list[int] = []  # cumulative: differenced on output
         self.hit_total: list[int] = []
+        # more levels by name, each a dict of series (an HA replay: table size per switch)
+        self.extra: dict[str, dict[str, list[int]]] = {}
 
     def __len__(self) -> int:
         return len(self.t)
@@ -30,14 +32,23 @@ class Timeline:
         self.new_total.append(new)
         self.hit_total.append(hit)
 
+    def add_extra(self, name: str, values: dict[str, int]) -> None:
+        """More levels for the sample just added (``add`` first)."""
+        series = self.extra.setdefault(name, {})
+        for key, value in values.items():
+            series.setdefault(key, [0] * (len(self.t) - 1)).append(value)
+
     def as_json(self) -> dict:
         keep = _thin(len(self.t))
+        extra = {name: {k: [v[i] for i in keep] for k, v in series.items()}
+                 for name, series in self.extra.items()}
         return {
             "t": [round(self.t[i], 6) for i in keep],
             "sessions": {r: [v[i] for i in keep] for r, v in self.sessions.items()},
             "table_entries": [self.entries[i] for i in keep],
             "persist_new": _per_interval(self.new_total, keep),
             "persist_hit": _per_interval(self.hit_total, keep),
+            **extra,
         }
 
 
