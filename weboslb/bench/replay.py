@@ -6,6 +6,7 @@ TCP ports), measured in the same process.  ``ratio`` = replay packets/s / parse-
 packets/s: the issue's target is 4 (>= 4 M packets/s on the 2-core VM)."""
 from __future__ import annotations
 
+import gc
 import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -61,15 +62,18 @@ def run(packets: int = 1_000_000, *, repeat: int = 3, seed: int = 1) -> Record:
     results = []
 
     def replayed() -> None:
-        results.append(replay(config, [str(path)], options=Options(
-            capacity=CAPACITY, connections=False, seed=seed.to_bytes(16, "little"))))
+        results[:] = [replay(config, [str(path)], options=Options(
+            capacity=CAPACITY, connections=False, seed=seed.to_bytes(16, "little")))]
 
     def baseline() -> None:
         parse_only(path)
 
-    # alternate the two so that the machine's noise falls on both
+    # alternate the two so that the machine's noise falls on both; each run starts with the
+    # last one's switch and tables freed (hundreds of MB held over cost the next run's memory)
     rep, base = [], []
     for _ in range(repeat):
+        results.clear()
+        gc.collect()
         rep.append(timed(replayed))
         base.append(timed(baseline))
     last = results[-1]
