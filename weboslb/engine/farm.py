@@ -47,7 +47,7 @@ from __future__ import annotations
 import enum
 import math
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from weboslb.config.model import Backup, Id, Slb

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 from weboslb.config.model import Config, Id
 from weboslb.engine import l7
+from weboslb.engine.cengine import EXCEPTION, PBINDS, Engine, EngineDamPorts
 from weboslb.engine.cookie import CODE_LEN, Codebook, set_cookie_line
 from weboslb.engine.events import (
     Bound, Closed, Conn, Event, Learned, Opened, Persist, Refused, Verdict, Why,
 )
 from weboslb.engine.farm import Farm
-from weboslb.engine.cengine import EXCEPTION, PBINDS, Engine, EngineDamPorts
 from weboslb.engine.fastpath import NO_REAL
 from weboslb.engine.handover import event_of, session_of
 from weboslb.engine.persist import DEFAULT_CAPACITY, Persistence
@@ -40,7 +40,7 @@ from weboslb.table.contract import KeyKind
 
 TCP, UDP = 6, 17
 SYN, ACK, FIN, RST = int(TcpFlag.SYN), int(TcpFlag.ACK), int(TcpFlag.FIN), int(TcpFlag.RST)
-DEFAULT_FLOWS = 1 << 16  # connections the fast path can hold (more stay on the slow path)
+DEFAULT_FLOWS = 1 << 16  # connections the C engine can hold (more stay on the slow path)
 FTP_LINE_BUFFER = 2048  # bytes of an unfinished FTP control line kept per direction
 
 
