@@ -443,3 +443,25 @@ def test_the_demo_capture_replays_the_same_both_ways(tmp_path):
     assert out[0][2] == out[1][2]
     counts = out[0][2]["counts"]
     assert counts["persistence hits sslid"] and counts["persistence hits cookie"]
+
+
+def tight(fast: bool, cfg) -> Switch:
+    """A switch at its limits: 6 sessions in all, 4 flow-table entries, one Layer 7 buffer."""
+    sw = Switch(cfg, seed=bytes(16), fastpath=fast, flows=4)
+    sw.sessions.limit = 6
+    if fast:
+        sw.fast.l7_buffers = 1
+    sw.apply(cfg)  # the engine takes the limits with the configuration
+    return sw
+
+
+@settings(max_examples=int(os.environ.get("ENGINE_EXAMPLES", "25")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_full_tables_and_buffers_agree(data):
+    """A full session table, a full flow table (slow-path sessions the engine cannot hold)
+    and no Layer 7 buffer left: the engine leaves those frames to the slow path."""
+    frame_list, times = data.draw(conversations(V4))
+    cfg = config(SETUPS["rr"])
+    assert_agree(run_both(lambda fast: tight(fast, cfg), frame_list, times,
+                          data.draw(st.sampled_from([1, 16]))))
