@@ -465,3 +465,30 @@ def test_full_tables_and_buffers_agree(data):
     cfg = config(SETUPS["rr"])
     assert_agree(run_both(lambda fast: tight(fast, cfg), frame_list, times,
                           data.draw(st.sampled_from([1, 16]))))
+
+
+def test_the_session_dump_shows_the_engine_sessions_as_the_slow_path_would():
+    """/info/slb/sess/dump mid-traffic: sessions the engine runs (bound, unbound, FTP) and
+    the persistent entries with their users, line for line."""
+    from weboslb.engine.sessdump import dump
+
+    cfg = config(setup())
+    frame_list, now = [], 1000.0
+    for i, (port, request) in enumerate([(80, http_request(cookie=COOKIES[0])),
+                                         (443, tls_hello(1, SIDS[1])), (82, b"x"),
+                                         (8080, b"x"), (21, b"PASV\r\n"), (85, b"")]):
+        f = Flow("198.51.100.1", 41000 + i, VIP, port)
+        frame_list += [*f.handshake(), *([f.send(request)] if request else [])]
+    frame_list = traffic(6, n_flows=8) + frame_list
+    times = [now + i * 0.01 for i in range(len(frame_list))]
+    out = []
+    for fast in (True, False):
+        sw = Switch(cfg, seed=bytes(16), fastpath=fast)
+        feed(sw, frame_list, times, 64)
+        lines = list(dump(sw.sessions, sw.persistence.entries(), sw.services,
+                          sw.persistence.users, times[-1] + 30))
+        out.append(lines)
+        if fast:
+            assert sw.fast.count() >= 5  # the engine runs them: the dump reads its records
+    assert out[0] == out[1]
+    assert any(line.endswith(" EU") for line in out[0])  # a delayed binding still unbound
