@@ -888,28 +888,10 @@ HOT void stage_a(const flow_table *t, const uint8_t *p, uint32_t n, int link, pe
         r->reason = pk.reason;
         return;
     }
-    const uint8_t *cip, *vip;
-    if (flow_vip_has(t, pk.family, pk.dst)) {
-        r->dir = FLOW_DIR_TO_REAL;
-        cip = pk.src;
-        vip = pk.dst;
-        r->key.cport = pk.sport;
-        r->key.vport = pk.dport;
-    } else if (flow_vip_has(t, pk.family, pk.src)) {
-        r->dir = FLOW_DIR_TO_CLIENT;
-        cip = pk.dst;
-        vip = pk.src;
-        r->key.cport = pk.dport;
-        r->key.vport = pk.sport;
-    } else {
+    if (!flow_key_of(t, &pk, &r->key, &r->dir)) {
         r->reason = FLOW_WHY_NOT_VIP;
         return;
     }
-    r->key.proto = pk.proto;
-    r->key.family = pk.family;
-    r->key.zero = 0;
-    memcpy(r->key.cip, cip, 16);
-    memcpy(r->key.vip, vip, 16);
     r->h = flow_hash_key(t, &r->key, aes);
     r->poff = pk.payload_off;
     r->plen = pk.payload_len;

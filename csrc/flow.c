@@ -412,29 +412,11 @@ HOT void stage_a(flow_table *t, const uint8_t *p, uint32_t n, int link, struct f
         t->passes++;
         return;
     }
-    const uint8_t *cip, *vip;
-    if (vip_has(t, pk.family, pk.dst)) {
-        r->dir = FLOW_DIR_TO_REAL;
-        cip = pk.src;
-        vip = pk.dst;
-        r->key.cport = pk.sport;
-        r->key.vport = pk.dport;
-    } else if (vip_has(t, pk.family, pk.src)) {
-        r->dir = FLOW_DIR_TO_CLIENT;
-        cip = pk.dst;
-        vip = pk.src;
-        r->key.cport = pk.dport;
-        r->key.vport = pk.sport;
-    } else {
+    if (!flow_key_of(t, &pk, &r->key, &r->dir)) {
         *o = (struct flow_out){FLOW_PASS, FLOW_WHY_NOT_VIP, FLOW_NO_REAL};
         t->passes++;
         return;
     }
-    r->key.proto = pk.proto;
-    r->key.family = pk.family;
-    r->key.zero = 0;
-    memcpy(r->key.cip, cip, 16);
-    memcpy(r->key.vip, vip, 16);
     r->h = hash_key(t, &r->key, aes);
     r->plen = pk.payload_len;
     r->tcp = pk.proto == 6 ? pk.flags : 0;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "decode.h"
 #include "flow.h"
 #include "keyhash.h"
 
@@ -176,6 +177,35 @@ FLOW_HOT int flow_vip_has(const flow_table *t, uint64_t family, const uint8_t *a
         if (v->family == family && v->w[0] == w0 && v->w[1] == w1)
             return 1;
     }
+}
+
+/* The connection a decoded frame belongs to, as the client side sees it: its direction and
+ * key.  0 when neither address is a VIP (plain switching). */
+FLOW_HOT int flow_key_of(const flow_table *t, const struct fr_pkt *pk, struct flow_key *key,
+                         uint8_t *dir)
+{
+    const uint8_t *cip, *vip;
+    if (flow_vip_has(t, pk->family, pk->dst)) {
+        *dir = FLOW_DIR_TO_REAL;
+        cip = pk->src;
+        vip = pk->dst;
+        key->cport = pk->sport;
+        key->vport = pk->dport;
+    } else if (flow_vip_has(t, pk->family, pk->src)) {
+        *dir = FLOW_DIR_TO_CLIENT;
+        cip = pk->dst;
+        vip = pk->src;
+        key->cport = pk->dport;
+        key->vport = pk->sport;
+    } else {
+        return 0;
+    }
+    key->proto = pk->proto;
+    key->family = pk->family;
+    key->zero = 0;
+    memcpy(key->cip, cip, 16);
+    memcpy(key->vip, vip, 16);
+    return 1;
 }
 
 /* A new zeroed entry for the key (hash h), or NULL when the table is full. */
