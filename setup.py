@@ -7,8 +7,8 @@ from setuptools import setup
 
 setup(
     packages=["weboslb", "weboslb.table", "weboslb.bench", "weboslb.config", "weboslb.proto",
-              "weboslb.engine", "weboslb.io", "weboslb.io.traffic", "weboslb.report",
-              "weboslb.cli", "weboslb.ha"],
+              "weboslb.engine", "weboslb.io", "weboslb.io.traffic", "weboslb.io.process",
+              "weboslb.report", "weboslb.cli", "weboslb.ha"],
     package_data={"weboslb": ["py.typed"], "weboslb.config": ["default.yaml"]},
     cffi_modules=["weboslb/_native_build.py:ffibuilder"],
     zip_safe=False,

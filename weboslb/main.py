@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     from weboslb.io import cli as io_cli
     from weboslb.io import demo as demo_cli
     from weboslb.io import extract as extract_cli
+    from weboslb.io.process import cli as switch_cli
 
     parser = argparse.ArgumentParser(
         prog="weboslb",
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     io_cli.add_parser(sub)
     extract_cli.add_parser(sub)
     demo_cli.add_parser(sub)
+    switch_cli.add_parser(sub)
     return parser
 
 

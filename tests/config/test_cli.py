@@ -39,8 +39,9 @@ def test_the_ha_pair_differs_only_where_an_ha_pair_must() -> None:
     assert a.slb.sync.state and b.slb.sync.state
     assert a.slb.real == b.slb.real and a.slb.group == b.slb.group and a.slb.virt == b.slb.virt
     assert a.slb.adv == b.slb.adv
-    assert a.slb.sync.peer[1].addr == b.l3.if_[2].addr and b.slb.sync.peer[1].addr == \
-        a.l3.if_[2].addr
+    # each names the other's sync interface (loopback, for `weboslb switch`)
+    assert a.slb.sync.peer[1].addr == b.l3.if_[3].addr and b.slb.sync.peer[1].addr == \
+        a.l3.if_[3].addr
     for k, vr in a.l3.vrrp.vr.items():
         assert (vr.vrid, vr.addr, vr.share) == (b.l3.vrrp.vr[k].vrid, b.l3.vrrp.vr[k].addr,
                                                 False)

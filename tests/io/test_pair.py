@@ -194,7 +194,8 @@ def test_derived_peer_is_what_oper_slb_sync_would_push():
     assert a.slb.sync.peer[1].addr in b_addrs and b.slb.sync.peer[1].addr in a_addrs
     # a config with its own VRRP and sync keeps them: B's address is A's sync peer
     ha = pair_configs(files.applied(files.load(CONFIGS / "ha-a.yaml"))[0])
-    assert ha.b.l3.if_[2].addr == "10.0.1.3" and ha.b.slb.sync.peer[1].addr == "10.0.1.2"
+    assert ha.b.l3.if_[2].addr == "10.0.1.3" and ha.b.l3.if_[3].addr == "127.0.1.3"
+    assert ha.b.slb.sync.peer[1].addr == "127.0.1.2"
     assert [vr.prio for vr in ha.b.l3.vrrp.vr.values()] == [100, 100, 100]
     assert ha.update == 10 and ha.mode == "periodic"
 

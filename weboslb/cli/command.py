@@ -50,7 +50,7 @@ def _usage_error(message: str) -> Exception:
 
 def open_runtime(path: str | None, *, ha: HaStatus | None = None,
                  replay: Callable[[list[str]], str] | None = None,
-                 err=None) -> Runtime:
+                 err=None, runtime: type[Runtime] = Runtime) -> Runtime:
     """Boot a switch from ``path`` (None: the embedded default).  Problems go to ``err``;
     a config that cannot run is a UsageError."""
     err = err or sys.stderr
@@ -72,7 +72,7 @@ def open_runtime(path: str | None, *, ha: HaStatus | None = None,
         config, where, locate = loaded.config, path, loaded.locate
         flash, render = file_flash(path, files.format_of(path) or files.sniff(text))
         kw.update(flash=flash, flash_name=path, render=render)
-    rt, problems = Runtime.boot(config, **kw)
+    rt, problems = runtime.boot(config, **kw)
     for p in problems:
         print((locate(p) if locate else p).text(where), file=err)
     if rt is None:
@@ -85,7 +85,6 @@ def open_runtime(path: str | None, *, ha: HaStatus | None = None,
 def plug_replay(rt: Runtime) -> None:
     """``/maint/replay`` runs captures into the running switch (whichever it is then: /boot
     replaces it); ``/maint/report FILE`` writes that replay's report, .json or .html."""
-    from weboslb.io.cli import write_reports
     from weboslb.io.replay import Options, Replayer
     from weboslb.report import text
 
@@ -96,15 +95,23 @@ def plug_replay(rt: Runtime) -> None:
         last["report"] = result.report
         return text.render(result.report["summary"])
 
+    rt.replay, rt.write_report = replay, report_writer(rt, lambda: last["report"])
+
+
+def report_writer(rt: Runtime, report: Callable[[], dict]) -> Callable[[str], None]:
+    """``/maint/report FILE``: the last replay's report as JSON or HTML by the file's
+    extension, else its text summary."""
+    from weboslb.io.cli import write_reports
+
     def write_report(path: str) -> None:
         suffix = Path(path).suffix.lower()
         if suffix not in (".json", ".html", ".htm"):
             rt.writer(path, rt.last_report or "")
             return
         html = suffix != ".json"
-        write_reports(last["report"], None if html else Path(path), Path(path) if html else None)
+        write_reports(report(), None if html else Path(path), Path(path) if html else None)
 
-    rt.replay, rt.write_report = replay, write_report
+    return write_report
 
 
 def run(args: argparse.Namespace) -> int:

@@ -75,13 +75,7 @@ class Replayer:
         self._unknown: dict[tuple[str, int], tuple[int, int]] = {}  # first offset, frames
 
     def run(self, paths: Sequence[str], config_name: str) -> Result:
-        errors: list[str] = []
-        captures: list[Capture] = []
-        for path in paths:
-            try:
-                captures.append(open_capture(path))
-            except CaptureError as exc:
-                errors.append(str(exc))
+        captures, errors = self.open(paths)
         views = Views(self.opts.out_pcap) if self.opts.out_pcap is not None else None
         started = time.perf_counter()
         try:
@@ -91,7 +85,23 @@ class Replayer:
                 views.close()
             for cap in captures:
                 cap.close()
-        elapsed = time.perf_counter() - started
+        return self.finish(captures, paths, errors, config_name,
+                           time.perf_counter() - started)
+
+    def open(self, paths: Sequence[str]) -> tuple[list[Capture], list[str]]:
+        """The captures that open, and a line for each that does not."""
+        errors: list[str] = []
+        captures: list[Capture] = []
+        for path in paths:
+            try:
+                captures.append(open_capture(path))
+            except CaptureError as exc:
+                errors.append(str(exc))
+        return captures, errors
+
+    def finish(self, captures: list[Capture], paths: Sequence[str], errors: list[str],
+               config_name: str, elapsed: float) -> Result:
+        """Every frame was fed: the errors the captures met, the report."""
         errors += [str(cap.error) for cap in captures if cap.error is not None]
         errors += [f"{path}: offset {off}: link type {link} is not one the switch decodes "
                    f"(Ethernet, raw IP, Linux cooked): {n:,} frames passed unexamined"
@@ -125,27 +135,38 @@ class Replayer:
 
     # ---- the frame loop -------------------------------------------------------------------
 
+    def batches(self, captures: list[Capture]) -> Iterator[Batch]:
+        """The captures' frames in time order, a batch at a time."""
+        if len(captures) > 1:
+            return merge(captures, self.opts.batch)
+        return captures[0].batches(self.opts.batch) if captures else iter(())
+
     def _feed(self, captures: list[Capture], views: Views | None) -> None:
-        batches: Iterator[Batch] = (merge(captures, self.opts.batch) if len(captures) > 1
-                                    else captures[0].batches(self.opts.batch) if captures
-                                    else iter(()))
         total = sum(c.size or 0 for c in captures)
-        for batch in batches:
-            n = len(batch)
-            if self.first is None:
-                self.first = batch.times[0]
-                self._begin(self.first)
-                self._next_sample = self.first + self.opts.step
-                self._sample(self.first)
-            self.packets += n
-            self.bytes += sum(batch.wire_lengths)
-            self.last = batch.times[n - 1]
-            for start, stop, link in _link_runs(batch):
-                if link not in _LINKS:
-                    self._unknown_link(batch, start, stop, link)
-                self._run(batch, start, stop, link, views)
+        for batch in self.batches(captures):
+            self.account(batch)
+            self.feed(batch, 0, len(batch), views)
             if self.opts.progress is not None:
                 self.opts.progress(sum(c.position for c in captures), total, self.packets)
+
+    def account(self, batch: Batch) -> None:
+        """A batch is about to be fed: the run's first and last times, its totals."""
+        n = len(batch)
+        if self.first is None:
+            self.first = batch.times[0]
+            self._begin(self.first)
+            self._next_sample = self.first + self.opts.step
+            self._sample(self.first)
+        self.packets += n
+        self.bytes += sum(batch.wire_lengths)
+        self.last = batch.times[n - 1]
+
+    def feed(self, batch: Batch, start: int, stop: int, views: Views | None = None) -> None:
+        """Frames ``start:stop`` of an accounted batch, into the switch."""
+        for first, end, link in _link_runs(batch, start, stop):
+            if link not in _LINKS:
+                self._unknown_link(batch, first, end, link)
+            self._run(batch, first, end, link, views)
 
     def _run(self, batch: Batch, start: int, stop: int, link: int, views: Views | None
              ) -> None:
@@ -199,14 +220,15 @@ class Replayer:
         return None if s is None else s.state.value
 
 
-def _link_runs(batch: Batch) -> Iterator[tuple[int, int, int]]:
-    """(start, stop, link) runs of frames sharing a link type."""
-    n, links = len(batch), batch.links
+def _link_runs(batch: Batch, start: int, stop: int) -> Iterator[tuple[int, int, int]]:
+    """(start, stop, link) runs of frames ``start:stop`` sharing a link type."""
+    links = batch.links
     if isinstance(links, int):
-        yield 0, n, links
+        if stop > start:
+            yield start, stop, links
         return
-    start = 0
-    for i in range(1, n + 1):
-        if i == n or links[i] != links[start]:
-            yield start, i, links[start]
-            start = i
+    first = start
+    for i in range(start + 1, stop + 1):
+        if i == stop or links[i] != links[first]:
+            yield first, i, links[first]
+            first = i
