@@ -188,3 +188,33 @@ def test_a_peer_on_no_interface_is_refused_with_the_menu_path(tmp_path):
     assert run.stderr.strip().splitlines()[-1] == (
         "weboslb switch: /cfg/slb/sync/peer 1: 198.18.0.9 is on none of this switch's IP "
         "interfaces (/cfg/l3/if): nothing to reach it from")
+
+
+def test_console_back_off_and_a_clean_stop_hand_over_at_once(tmp_path):
+    ports = (free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM))
+    a = Switch(pair_config("ha-a.yaml", tmp_path), tmp_path, ports)
+    b = Switch(pair_config("ha-b.yaml", tmp_path), tmp_path, ports, "--no-console")
+    try:
+        a.wait_for(lambda s: s["serving"] == [VIP])
+        b.wait_for(lambda s: s["role"] == "BACKUP")
+        a.command("/oper/vrrp/back 3")  # the piped console of process A
+        asked = time.monotonic()
+        b.wait_for(lambda s: s["serving"] == [VIP], timeout=10, step=0.05)
+        # priority 0 makes the backup take over after its skew time, not 3 adverts
+        assert time.monotonic() - asked < 2.5
+        assert a.status()["serving"] == []
+        a.command("/info/vrrp")
+        a.command("/no/such/menu")
+        b.proc.send_signal(signal.SIGTERM)  # B leaves as RFC 3768 asks: priority 0
+        stopped = time.monotonic()
+        assert b.proc.wait(10) == 0
+        a.wait_for(lambda s: s["serving"] == [VIP], timeout=10, step=0.05)
+        assert time.monotonic() - stopped < 2.5
+    finally:
+        a.proc.stdin.close()
+        a.stop()
+        b.stop()
+    out = a.proc.stdout.read()
+    assert "Virtual router 3 backs off: priority 0 advertised, now backup." in out
+    assert "    3: vrid 3, 192.0.2.100, if 1, renter, prio 206, backup, server" in out
+    assert re.search(r"<stdin>:3: .*", a.log())
