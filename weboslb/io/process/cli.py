@@ -45,6 +45,9 @@ def add_parser(sub) -> None:
                    help="when the --replay ends, write its report as a page")
     p.add_argument("--mirror-port", type=int, default=MIRROR_PORT, metavar="PORT",
                    help="TCP port of the mirror (default %(default)s)")
+    p.add_argument("--peer-mirror-port", type=int, metavar="PORT",
+                   help="dial the peer's mirror on this port (a fault proxy's; default: "
+                        "--mirror-port)")
     p.add_argument("--vrrp-port", type=int, default=VRRP_PORT, metavar="PORT",
                    help="UDP port of the VRRP advertisements (default %(default)s)")
     p.add_argument("--capacity", type=int, default=DEFAULT_CAPACITY, metavar="N",
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
                       replay=lambda paths: procs[0].start_replay(paths))
     config = rt.store.applied
     try:
-        wires = wiring(config, mirror_port=args.mirror_port, vrrp_port=args.vrrp_port)
+        wires = wiring(config, mirror_port=args.mirror_port, vrrp_port=args.vrrp_port,
+                       peer_mirror_port=args.peer_mirror_port)
     except WiringError as exc:
         raise UsageError(str(exc)) from None
     name = config.sys.ssnmp.name or (Path(args.config).stem if args.config else "weboslb")

@@ -45,21 +45,22 @@ class Wiring:
     peer: str | None
     mirror_port: int = MIRROR_PORT
     vrrp_port: int = VRRP_PORT
+    peer_mirror_port: int | None = None  # where to dial the peer's mirror, if not mirror_port
 
 
-def wiring(config: Config, *, mirror_port: int = MIRROR_PORT,
-           vrrp_port: int = VRRP_PORT) -> Wiring:
+def wiring(config: Config, *, mirror_port: int = MIRROR_PORT, vrrp_port: int = VRRP_PORT,
+           peer_mirror_port: int | None = None) -> Wiring:
     """The first enabled ``/cfg/slb/sync/peer`` and this switch's interface on its subnet."""
     peers = [(k, p.addr) for k, p in sorted(config.slb.sync.peer.items()) if p.ena and p.addr]
     if not peers:
-        return Wiring(None, None, mirror_port, vrrp_port)
+        return Wiring(None, None, mirror_port, vrrp_port, peer_mirror_port)
     k, peer = peers[0]
     addr = ipaddress.ip_address(peer)
     for n, itf in sorted(config.l3.if_.items()):
         if itf.ena and itf.addr and itf.mask:
             net = ipaddress.ip_network(f"{itf.addr}/{itf.mask}", strict=False)
             if addr in net and itf.addr != peer:
-                return Wiring(itf.addr, peer, mirror_port, vrrp_port)
+                return Wiring(itf.addr, peer, mirror_port, vrrp_port, peer_mirror_port)
     raise WiringError(f"/cfg/slb/sync/peer {k}: {peer} is on none of this switch's IP "
                       f"interfaces (/cfg/l3/if): nothing to reach it from")
 
@@ -133,7 +134,8 @@ class SwitchProcess:
                 lambda: AdvertLink((w.peer, w.vrrp_port), self._hear, self.log),
                 local_addr=(w.local, w.vrrp_port), reuse_port=False)
             if self.node.mirror is not None:
-                self.mirror = MirrorLink(w.local, w.peer, w.mirror_port, on_up=self._up,
+                self.mirror = MirrorLink(w.local, w.peer, w.mirror_port,
+                                         dial_port=w.peer_mirror_port, on_up=self._up,
                                          on_data=self._data, on_down=self._down,
                                          on_writable=self._pump_locked, log=self.log)
                 await self.mirror.start()

@@ -92,10 +92,12 @@ class _Conn(asyncio.Protocol):
 class MirrorLink:
     """The one TCP connection of the mirror, dialled or accepted (module docstring)."""
 
-    def __init__(self, local: str, peer: str, port: int, *, on_up: Callable[[], None],
+    def __init__(self, local: str, peer: str, port: int, *, dial_port: int | None = None,
+                 on_up: Callable[[], None],
                  on_data: Callable[[bytes], None], on_down: Callable[[str], None],
                  on_writable: Callable[[], None], log: Log) -> None:
         self.local, self.peer, self.port = local, peer, port
+        self.dial_port = dial_port or port  # where the peer is reached (a proxy, in tests)
         self.dials = ipaddress.ip_address(local) < ipaddress.ip_address(peer)
         self.on_up, self.on_data, self.on_down = on_up, on_data, on_down
         self.on_writable = on_writable
@@ -146,10 +148,10 @@ class MirrorLink:
             self._lost.clear()
             try:
                 await loop.create_connection(lambda: _Conn(self), host=self.peer,
-                                             port=self.port, local_addr=(self.local, 0))
+                                             port=self.dial_port, local_addr=(self.local, 0))
             except OSError as exc:
                 if not complained:
-                    self.log(f"mirror: peer {self.peer}:{self.port} unreachable "
+                    self.log(f"mirror: peer {self.peer}:{self.dial_port} unreachable "
                              f"({exc.strerror or exc}); dialling every {RETRY:g} s")
                     complained = True
                 await asyncio.sleep(RETRY)
