@@ -169,6 +169,16 @@ def test_kill_9_the_active_and_the_standby_keeps_every_client(tmp_path):
         moved = {k: (before[k], after[k]) for k in common if after[k] != before[k]}
         assert moved == {}
         assert re.search(r"master down", b.log())
+
+        # A comes back with an empty table: it relearns B's before it serves again
+        a.err.close()
+        a = Switch(a_cfg, tmp_path, ports, "--no-console")
+        st = a.wait_for(lambda s: s["serving"] == [VIP], timeout=30)
+        mine = {(e["kind"], e["vsvc"], e["key"]): e["real"] for e in st["persistent"]["entries"]}
+        theirs = {(e["kind"], e["vsvc"], e["key"]): e["real"]
+                  for e in b.status()["persistent"]["entries"]}
+        assert mine == theirs and len(mine) > len(acked)
+        assert b.status()["serving"] == []
     finally:
         a.stop()
         b.stop()
