@@ -82,4 +82,4 @@ def test_info_sync_shows_the_frames_the_mirror_dropped():
     pair, clock, (a, b) = consoles()
     node_b = pair.nodes[1]
     node_b.mirror_in(b"WM" + bytes(40), clock["now"])  # a frame of protocol version 0
-    assert lines(b, "/info/slb/sync")[-1] == "        frames dropped: version 1"
+    assert lines(b, "/info/slb/sync")[-1] == "        frames dropped: malformed 1"

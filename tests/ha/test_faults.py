@@ -158,7 +158,8 @@ def test_hostile_bytes_cost_counters_and_the_link_recovers():
         b"\xde\xad\xbe\xef" * 1000,  # garbage
         wire.seal(wire.Msg.ACK, 5, b"\0" * 17, OTHER_KEY)[:-9],  # truncated, wrong key
         head + b"\0" * 100,  # a huge length field
-        wire.HEAD.pack(wire.MAGIC, 7, wire.Msg.ACK, 17, 1) + b"\0" * 41,  # wrong version
+        wire.HEAD.pack(wire.MAGIC, 7, wire.Msg.HELLO, 17, 1) + b"\0" * 41,  # wrong version
+        wire.HEAD.pack(wire.MAGIC, 7, wire.Msg.ACK, 17, 1) + b"\0" * 41,  # that is no hello
         wire.seal(wire.Msg.HELLO, 0, b"\1" * 84, OTHER_KEY),  # a hello under another key
         bytes(random.Random(1).randbytes(50_000)),
     ]
@@ -166,7 +167,7 @@ def test_hostile_bytes_cost_counters_and_the_link_recovers():
         mp.ab.inject(h, mp.now)
     mp.run(103)
     d = b.stats.dropped
-    assert d["malformed"] >= 2 and d["version"] >= 1 and d["bad_mac"] >= 2
+    assert d["malformed"] >= 3 and d["version"] >= 1 and d["bad_mac"] >= 2
     assert b._deframer.pending < wire.MAX_FRAME
     assert b.stats.junk_bytes >= 54_000
     bind(mp.a.persistence, 1, 103)  # the real peer keeps working

@@ -57,6 +57,10 @@ def forged(mp) -> bytes:
 
 
 def wrong_version(mp) -> bytes:
+    return wire.HEAD.pack(wire.MAGIC, 9, Msg.HELLO, 17, 1) + b"\0" * 41
+
+
+def wrong_version_no_hello(mp) -> bytes:
     return wire.HEAD.pack(wire.MAGIC, 9, Msg.ACK, 17, 1) + b"\0" * 41
 
 
@@ -82,7 +86,8 @@ CASES = {
     "truncated (its MAC cut off)": (truncated, "bad_mac"),
     "oversized (a length past 256 KiB)": (oversized, "malformed"),
     "forged (sealed with another key)": (forged, "bad_mac"),
-    "another protocol version": (wrong_version, "version"),
+    "a hello of another protocol version": (wrong_version, "version"),
+    "another version, and no hello": (wrong_version_no_hello, "malformed"),
     "unknown message type": (unknown_type, "malformed"),
     "authentic, but a record no table may hold": (malformed_record, "malformed"),
     "authentic, but its body cut short": (short_body, "malformed"),

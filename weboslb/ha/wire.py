@@ -169,8 +169,10 @@ class Deframer:
             problem = None
             msg = _MSG.get(typ)
             if version != VERSION:
-                problem = WireError("version", f"protocol version {version}; this switch "
-                                               f"speaks {VERSION}")
+                # only a hello names the peer's version; any other frame is just garbage
+                # (and must not make an unauthenticated sender look like a refusing peer)
+                problem = WireError("version" if typ == Msg.HELLO else "malformed",
+                                    f"protocol version {version}; this switch speaks {VERSION}")
             elif length > MAX_BODY:
                 problem = WireError("malformed", f"body length {length} exceeds {MAX_BODY}")
             elif msg is None:
