@@ -106,6 +106,17 @@ HOT int io_room(const struct eng_io *io, uint32_t events)
                                 io->arena_cap - io->arena_len >= 2 * ENG_KEY_MAX);
 }
 
+/* An io the engine may write to: its counts inside its capacities, and, once emptied, room
+ * for the events of one frame (a smaller one would make every run stop for a flush that
+ * never makes room: the caller would loop forever). */
+static int io_ok(const struct eng_io *io)
+{
+    return !io->want_events ||
+           (io->events && io->arena && io->nevents <= io->events_cap &&
+            io->arena_len <= io->arena_cap && io->events_cap >= EVENTS_A_FRAME &&
+            io->arena_cap >= 2 * ENG_KEY_MAX);
+}
+
 /* ---- the decision ------------------------------------------------------------------------- */
 
 /* The frame being decided, from the pipeline. */
@@ -972,8 +983,7 @@ int64_t eng_run(eng *e, struct eng_batch *b, uint32_t start, uint32_t end, struc
     if (e == NULL || b == NULL || io == NULL || stop == NULL || !e->configured ||
         start > end || end > b->n || (!b->buf && b->buflen) ||
         (b->n && (!b->off || !b->caplen || !b->ts || !b->verdict || !b->why || !b->real)) ||
-        (io->want_events && (!io->events || !io->arena || io->nevents > io->events_cap ||
-                             io->arena_len > io->arena_cap)))
+        !io_ok(io))
         return ENG_EINVAL;
     for (uint32_t i = b->checked; i < b->n; i++)    /* once a batch */
         if (b->off[i] > b->buflen || b->caplen[i] > b->buflen - b->off[i])
@@ -1123,8 +1133,7 @@ int64_t eng_sweep_begin(eng *e, double now, double fast_period, double half_open
 
 int64_t eng_sweep_step(eng *e, struct eng_io *io)
 {
-    if (e == NULL || io == NULL ||
-        (io->want_events && (!io->events || !io->arena || io->nevents > io->events_cap)))
+    if (e == NULL || io == NULL || !io_ok(io))
         return ENG_EINVAL;
     while (e->stale_pos < e->nstale) {
         if (!io_room(io, 1))
