@@ -143,6 +143,14 @@ double cw_time(const struct cw_iface *iface, uint64_t ticks)
     return t + (double)iface->offset;
 }
 
+uint64_t cw_sum32(const uint32_t *v, size_t n)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += v[i];
+    return total;
+}
+
 /* ---- pcap ------------------------------------------------------------------------------- */
 
 HOT int pcap_loop(struct cw_pcap *w, const uint8_t *buf, size_t end, int eof,

@@ -138,7 +138,7 @@ class Replayer:
                 self._next_sample = self.first + self.opts.step
                 self._sample(self.first)
             self.packets += n
-            self.bytes += sum(batch.wire_lengths)
+            self.bytes += batch.wire_bytes
             self.last = batch.times[n - 1]
             for start, stop, link in _link_runs(batch):
                 if link not in _LINKS:
