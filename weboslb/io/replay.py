@@ -36,8 +36,8 @@ class Options:
     step: float = 1.0  # seconds of capture time between timeline samples
     out_pcap: Path | None = None  # directory for the client- and server-side views
     connections: bool = True  # keep the per-connection ledger (the JSON report needs it)
-    # persistence tables faulted in whole when made: a replay's big tables mostly stay empty,
-    # so it lets their memory be touched as entries arrive
+    # persistence tables and the flow table faulted in whole when made: a replay's big tables
+    # mostly stay empty, so it lets their memory be touched as entries and flows arrive
     prefault: bool = False
     progress: Progress | None = None
     seed: bytes | None = None
