@@ -872,6 +872,12 @@ uint64_t pst_hash(const pst_table *t, uint16_t vsvc, const uint8_t *key, size_t 
     return hash_key(t, vsvc, key, (uint32_t)len);
 }
 
+void pst_prefetch(const pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len)
+{
+    if (t != NULL && key != NULL && check_len(t, len) == PST_OK)
+        PREFETCH(&t->index[hash_key(t, vsvc, key, (uint32_t)len) & t->imask]);
+}
+
 void pst_get_stats(const pst_table *t, pst_stats *s, int probes)
 {
     memset(s, 0, sizeof *s);
