@@ -1131,13 +1131,42 @@ int64_t eng_sweep_begin(eng *e, double now, double fast_period, double half_open
     return (int64_t)e->nstale;
 }
 
+/* What closing x will look up, each a likely cache miss in tables bigger than the cache: its
+ * DAM slot, its persistence index line, its flow index line (close_session's order). */
+static void close_prefetch(const eng *e, const ent_t *x)
+{
+    const flow_table *t = e->t;
+    if (x->real != FLOW_NO_REAL) {
+        if (e->params.dam && x->pport != x->key.cport) {
+            const struct eng_real *r = &e->reals[x->rslot];
+            eng_dam_prefetch(e, x->key.cip, x->key.family, x->pport, r->rip, r->family,
+                             x->rport);
+        }
+        if (x->bkind && e->tables[x->bkind] != NULL)
+            pst_prefetch(e->tables[x->bkind], x->bvsvc, x->bkey, x->bklen);
+    }
+    PREFETCH(&t->index[flow_home(t, flow_hash_of(t, &x->key))]);
+}
+
 int64_t eng_sweep_step(eng *e, struct eng_io *io)
 {
     if (e == NULL || io == NULL || !io_ok(io))
         return ENG_EINVAL;
+    /* the stale sessions lie anywhere in the flow table: fetch the entries SWEEP_ENTRY
+     * closes ahead, then, their fields in cache, what closing them touches SWEEP_SLOTS ahead */
+    enum { SWEEP_ENTRY = 8, SWEEP_SLOTS = 4 };
     while (e->stale_pos < e->nstale) {
         if (!io_room(io, 1))
             break;
+        uint64_t p = e->stale_pos;
+        if (p + SWEEP_ENTRY < e->nstale) {
+            const ent_t *y = flow_ent(e->t, e->stale[p + SWEEP_ENTRY].idx);
+            PREFETCH(y);                            /* key, real, state */
+            PREFETCH((const uint8_t *)y + 128);     /* pport, the binding's kind, its key */
+            PREFETCH((const uint8_t *)y + 192);
+        }
+        if (p + SWEEP_SLOTS < e->nstale)
+            close_prefetch(e, flow_ent(e->t, e->stale[p + SWEEP_SLOTS].idx));
         ent_t *x = flow_ent(e->t, e->stale[e->stale_pos++].idx);
         uint8_t state = x->state, why = ENG_WHY_AGED;
         if (state == ENG_CLOSED) {

@@ -5,7 +5,8 @@
  *   index   2 x capacity u32 slots, linear probing, load <= 1/2, no tombstones (deletion
  *           shifts back).  A slot is 0 (empty) or (tag << ibits) | (entry number + 1): the
  *           tag holds hash bits the home position does not, so a probe rarely touches an
- *           entry that is not the one sought.
+ *           entry that is not the one sought.  A lazy table's index starts small and doubles
+ *           as entries arrive (rebuilt from the entries), up to the same 2 x capacity.
  *   entries capacity fixed-size records: a 20-byte header then the key, zero padded.  They
  *           never move; freed ones form a LIFO list threaded through last_used.
  *   journal a ring of (seq, op, vsvc, key) records for persistent entries, read by the mirror.
@@ -33,6 +34,7 @@ enum {
     PIPE_A = 24,            /* keys between hashing and reading the index line */
     PIPE_B = 12,            /* keys between reading the index and resolving the entry */
     RING = 64,              /* >= PIPE_A + PIPE_B + 1, a power of two */
+    INDEX_FIRST = 16,       /* index slots a lazy table starts with (it doubles from there) */
     F_MASK_IN = PST_F_PERSIST | PST_F_USER
 };
 
@@ -61,6 +63,7 @@ struct pst_table {
     uint32_t tag_mask;
     uint32_t jsz;           /* journal record size */
     uint64_t capacity, imask, idx_mask;
+    uint64_t imax;          /* the index's mask at its full size: 2 x capacity - 1 */
     uint64_t seed[2];
     uint32_t *index;
     uint8_t *ents;
@@ -233,6 +236,29 @@ static void index_remove(pst_table *t, uint64_t hole)
     t->index[hole] = 0;
 }
 
+/* Double a lazy table's index, rebuilt from the entries.  -1: at its full size already, or
+ * out of memory (the old index stays). */
+static int index_grow(pst_table *t)
+{
+    if (t->imask >= t->imax)
+        return -1;
+    uint64_t slots = 2 * (t->imask + 1);
+    size_t bytes = (size_t)slots * sizeof(uint32_t);
+    uint32_t *index = pst_mem_alloc_opt(bytes, 0);
+    if (index == NULL)
+        return -1;
+    pst_mem_free(t->index, t->index_bytes);
+    t->index = index;
+    t->index_bytes = bytes;
+    t->imask = slots - 1;
+    for (uint64_t i = 0; i < t->hw; i++) {
+        hdr_t *e = ent(t, i);
+        if (e->keylen)
+            index_insert(t, hash_entry(t, e), i);
+    }
+    return 0;
+}
+
 static uint64_t index_pos_of(const pst_table *t, uint64_t idx)
 {
     uint64_t pos = hash_entry(t, ent(t, idx)) & t->imask;
@@ -344,6 +370,13 @@ static int64_t free_pop(pst_table *t)
 /* An unused entry number, after reclaiming or evicting if the table is full; -1 if none. */
 static int64_t entry_alloc(pst_table *t, uint32_t now)
 {
+    /* a lazy index grows to keep its load at or below 1/2; should it fail to, it may fill
+     * up to one empty slot (which ends every probe) before refusing */
+    if (t->imask < t->imax && 2 * (t->count + 1) > t->imask + 1 && index_grow(t) != 0 &&
+        t->count + 2 > t->imask + 1) {
+        t->alloc_failures++;
+        return -1;
+    }
     if (t->free_head)
         return free_pop(t);
     if (t->hw < t->capacity)
@@ -421,7 +454,8 @@ int pst_new(const pst_params *p, pst_table **out)
     t->kmin = KINDS[p->kind].min;
     t->esz = (HDR + t->kw + 3) & ~3u;
     t->capacity = p->capacity;
-    t->imask = 2 * p->capacity - 1;
+    t->imax = 2 * p->capacity - 1;
+    t->imask = (p->flags & PST_NEW_LAZY) && t->imax >= INDEX_FIRST ? INDEX_FIRST - 1 : t->imax;
     t->ibits = log2u(p->capacity) + 1;
     t->idx_mask = ((uint64_t)1 << t->ibits) - 1;
     t->tag_mask = (uint32_t)(((uint64_t)1 << (32 - t->ibits)) - 1);
@@ -434,7 +468,7 @@ int pst_new(const pst_params *p, pst_table **out)
     t->jmask = p->journal ? p->journal - 1 : 0;
     t->jsz = (12 + t->kw + 7) & ~7u;
 
-    t->index_bytes = (size_t)(2 * p->capacity) * sizeof(uint32_t);
+    t->index_bytes = (size_t)(t->imask + 1) * sizeof(uint32_t);
     t->ents_bytes = (size_t)p->capacity * t->esz;
     t->jbytes = (size_t)t->jcap * t->jsz;
     int prefault = !(p->flags & PST_NEW_LAZY);
@@ -838,6 +872,12 @@ uint64_t pst_hash(const pst_table *t, uint16_t vsvc, const uint8_t *key, size_t 
     return hash_key(t, vsvc, key, (uint32_t)len);
 }
 
+void pst_prefetch(const pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len)
+{
+    if (t != NULL && key != NULL && check_len(t, len) == PST_OK)
+        PREFETCH(&t->index[hash_key(t, vsvc, key, (uint32_t)len) & t->imask]);
+}
+
 void pst_get_stats(const pst_table *t, pst_stats *s, int probes)
 {
     memset(s, 0, sizeof *s);
@@ -1111,6 +1151,8 @@ static int recent_add(pst_table *r, uint64_t h, uint16_t vsvc, const uint8_t *ke
     if (r->count >= r->capacity)
         return 0;
     int64_t idx = entry_alloc(r, now);     /* a free entry exists: count < capacity */
+    if (idx < 0)                            /* a lazy index that could not grow */
+        return 0;
     hdr_t *e = entry_create(r, h, (uint64_t)idx, vsvc, key, len);
     e->created = e->last_used = now;
     return 1;

@@ -81,7 +81,7 @@ class Switch:
         self._session_limit = sessions
         # the C engine runs the common connections; with frames=True every frame must be
         # rewritten, which only the slow path does
-        self.fast = Engine(flows, seed) if fastpath and not frames else None
+        self.fast = Engine(flows, seed, prefault=prefault) if fastpath and not frames else None
         self._dirty: list[Session] = []
         self.ingress = ingress
         self.frames = frames
