@@ -15,7 +15,8 @@
 #define STRESS_NAME "pst_stress"
 #include "stress.h"
 
-/* A key of random length drawn from a small pool, so that keys repeat. */
+/* A key of random length drawn from a small pool, so that keys repeat; one of them all zero
+ * bytes (0.0.0.0 looks like an empty slot's key). */
 static size_t draw_key(uint32_t kind, uint8_t *out)
 {
     size_t w = pst_key_width(kind), lo = pst_key_min(kind);
@@ -23,7 +24,7 @@ static size_t draw_key(uint32_t kind, uint8_t *out)
     size_t len = lo == w ? w : lo + (size_t)(r % (w - lo + 1));
     memset(out, 0, w);
     for (size_t i = 0; i < len; i++)
-        out[i] = (uint8_t)(r * 31 + i);
+        out[i] = r ? (uint8_t)(r * 31 + i) : 0;
     return len;
 }
 
