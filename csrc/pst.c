@@ -46,11 +46,14 @@ enum {
     EVICT_MAX_SCAN = 4096,  /* entries one eviction may scan for a non-persistent victim */
     PIPE_A = 24,            /* keys between hashing and reading the index line */
     PIPE_B = 12,            /* keys between reading the index and resolving the entry */
-    PIPE4 = 32,             /* IPv4: keys between hashing and reading the home bucket */
+    PIPE4 = 32,             /* IPv4 lookups: keys between hashing and reading the home bucket */
+    CREATE_A = 24,          /* IPv4 insert-or-touch: keys between hashing and the home bucket, */
+    CREATE_B = 16,          /* then between the home bucket and resolving */
     RING = 64,              /* >= PIPE_A + PIPE_B + 1, a power of two */
     SCAN_AHEAD = 8,         /* IPv4 scans: entries whose slots are fetched ahead */
-    DEFER4 = 32,            /* IPv4 lookups: keys displaced past their home bucket resolved
-                               at a time, once as many more have been deferred */
+    DEFER4_CAP = 128,       /* IPv4 lookups: keys displaced past their home bucket wait in a */
+    DEFER4_HI = 64,         /* ring of DEFER4_CAP; from DEFER4_HI waiting, the oldest are */
+    DEFER4_LO = 32,         /* taken up until DEFER4_LO wait (see lookup4) */
     F_MASK_IN = PST_F_PERSIST | PST_F_USER
 };
 
@@ -1049,26 +1052,39 @@ HOT int64_t batch(pst_table *t, const pst_keys *k, const pst_vals *v, uint32_t n
 
 /* The constants: aes (the hash), vsvc_arr (a vsvc per key, or one for the batch), avx2 (the
  * bucket compare). */
-/* Keys whose home bucket did not decide, waiting for the next bucket's line. */
+/* Keys whose probe goes on past the bucket read last, waiting for the next bucket's line: a
+ * ring of DEFER4_CAP. */
 typedef struct {
     size_t j;
-    const slot4_t *next;
+    const slot4_t *line;
 } deferred4;
 
-/* The real bound to key|vsvc kv whose probe goes on at bucket line s, or PST_NO_REAL. */
-HOT uint16_t resolve4(const pst_table *t, const slot4_t *s, uint64_t kv, uint32_t now)
+/* The scan of bucket line for kv (bucket_scan, or its AVX2 version: lanes = log2 of the bits
+ * a slot has in the mask); 1 when it decides, with *real the key's real or PST_NO_REAL. */
+HOT int decide4(const slot4_t *line, uint64_t kv, uint32_t now, const int avx2, uint16_t *real)
 {
-    int held;
-    s = &t->slots[scan4(t, (uint64_t)(s - t->slots), kv, &held)];
-    return held && now < s->w1 >> S4_EBITS ? (uint16_t)(s->w0 >> 48) : PST_NO_REAL;
+#if HAVE_AVX2_PATH
+    const unsigned m = avx2 ? bucket_scan_avx2(line, kv) : bucket_scan(line, kv);
+#else
+    const unsigned m = bucket_scan(line, kv);
+#endif
+    const unsigned lanes = avx2 ? 1 : 2;
+    /* m = 0: b = 16, past every slot's bits; slot 0 read, the result unused */
+    const unsigned b = (unsigned)__builtin_ctz(m | 1u << 16);
+    const slot4_t *s = line + ((b >> lanes) & 3);
+    const uint64_t w0 = s->w0, w1 = s->w1;
+    const int held = m != 0 && !(b & (1u << (lanes - 1)));
+    *real = held && now < w1 >> S4_EBITS ? (uint16_t)(w0 >> 48) : PST_NO_REAL;
+    return m != 0;
 }
 
 /*
  * The constants: aes (the hash), vsvc_arr (a vsvc per key, or one for the batch), avx2 (the
- * bucket compare).  A key whose home bucket is full of other keys (a quarter of them at 3/4
- * load) needs the next line: rather than wait for it, the key is deferred, that line
- * prefetched, and the deferred keys resolved DEFER4 at a time once their lines have had time
- * to arrive.  Everything on the way is branch-free but the rare flush.
+ * bucket compare).  A key whose home bucket is full of other keys (one in seven at 3/4 load)
+ * needs the next line, and one in sixteen more than that (linear probing's clusters): rather
+ * than wait for a line, the key is deferred and the line prefetched; once DEFER4_HI keys wait,
+ * the oldest are taken up, each resolved or deferred again to the line after.  Everything on
+ * the way is branch-free but those rare rounds.
  */
 HOT int64_t lookup4(pst_table *t, const pst_keys *k, uint32_t now, uint16_t *out_real,
                     const int aes, const int vsvc_arr, const int avx2)
@@ -1079,58 +1095,50 @@ HOT int64_t lookup4(pst_table *t, const pst_keys *k, uint32_t now, uint16_t *out
     const uint16_t *const vs = k->vsvc;
     const uint16_t vsvc0 = k->vsvc0;
     const size_t n = k->n;
-    const unsigned lanes = avx2 ? 1 : 2;    /* log2 of the bits a slot has in the scan mask */
     const slot4_t *ring[RING];
-    deferred4 q[2 * DEFER4];
-    size_t qn = 0;
+    deferred4 q[DEFER4_CAP];
+    size_t qh = 0, qt = 0;      /* deferred keys: q[qh..qt), indices mod DEFER4_CAP */
     uint64_t hits = 0;
-    for (size_t i = 0; i < n + PIPE4; i++) {
+    for (size_t i = 0; i < n + PIPE4 || qt != qh; i++) {
         if (i < n) {
             const uint64_t h = hash_kw(t, vsvc_arr ? vs[i] : vsvc0, keys + 4 * i, 4, 4, aes);
             const slot4_t *line = slots + ((((h >> 32) * nb) >> 32) << 2);
             ring[i & (RING - 1)] = line;
             PREFETCH(line);
         }
-        if (i < PIPE4)
-            continue;
-        const size_t j = i - PIPE4;
-        const uint64_t kv = s4_kv(vsvc_arr ? vs[j] : vsvc0, keys + 4 * j);
-        const slot4_t *line = ring[j & (RING - 1)];
-#if HAVE_AVX2_PATH
-        const unsigned m = avx2 ? bucket_scan_avx2(line, kv) : bucket_scan(line, kv);
-#else
-        const unsigned m = bucket_scan(line, kv);
-#endif
-        /* m = 0: b = 16, past every slot's bits; slot 0 read, result unused */
-        const unsigned b = (unsigned)__builtin_ctz(m | 1u << 16);
-        const slot4_t *s = line + ((b >> lanes) & 3);
-        const uint64_t w0 = s->w0, w1 = s->w1;
-        const int held = m != 0 && !(b & (1u << (lanes - 1)));
-        const uint16_t real = held && now < w1 >> S4_EBITS ? (uint16_t)(w0 >> 48) : PST_NO_REAL;
-        hits += real != PST_NO_REAL;
-        out_real[j] = real;
-        /* undecided: queue the key, fetch the next line */
-        const slot4_t *next = line + 4 == end ? slots : line + 4;
-        q[qn].j = j;
-        q[qn].next = next;
-        qn += m == 0;
-        PREFETCH(m == 0 ? next : line);
-        if (__builtin_expect(qn == 2 * DEFER4, 0)) {   /* resolve the older half */
-            for (size_t d = 0; d < DEFER4; d++) {
-                size_t jd = q[d].j;
-                uint16_t r = resolve4(t, q[d].next, s4_kv(vsvc_arr ? vs[jd] : vsvc0, keys + 4 * jd), now);
-                hits += r != PST_NO_REAL;
-                out_real[jd] = r;
-            }
-            memcpy(q, q + DEFER4, DEFER4 * sizeof q[0]);
-            qn = DEFER4;
+        if (i >= PIPE4 && i - PIPE4 < n) {
+            const size_t j = i - PIPE4;
+            const slot4_t *line = ring[j & (RING - 1)];
+            uint16_t real;
+            const int decided = decide4(line, s4_kv(vsvc_arr ? vs[j] : vsvc0, keys + 4 * j), now,
+                                        avx2, &real);
+            hits += real != PST_NO_REAL;
+            out_real[j] = real;
+            /* undecided: defer the key, fetch the next line */
+            const slot4_t *next = line + 4 == end ? slots : line + 4;
+            q[qt & (DEFER4_CAP - 1)].j = j;
+            q[qt & (DEFER4_CAP - 1)].line = next;
+            qt += !decided;
+            PREFETCH(decided ? line : next);
         }
-    }
-    for (size_t d = 0; d < qn; d++) {
-        size_t jd = q[d].j;
-        uint16_t r = resolve4(t, q[d].next, s4_kv(vsvc_arr ? vs[jd] : vsvc0, keys + 4 * jd), now);
-        hits += r != PST_NO_REAL;
-        out_real[jd] = r;
+        if (__builtin_expect(qt - qh >= DEFER4_HI || (i >= n + PIPE4 && qt != qh), 0)) {
+            /* the oldest deferred keys, down to DEFER4_LO (none at the end) */
+            const size_t lo = i >= n + PIPE4 ? 0 : DEFER4_LO;
+            while (qt - qh > lo) {
+                const deferred4 d = q[qh++ & (DEFER4_CAP - 1)];
+                uint16_t real;
+                if (decide4(d.line, s4_kv(vsvc_arr ? vs[d.j] : vsvc0, keys + 4 * d.j), now, avx2,
+                            &real)) {
+                    hits += real != PST_NO_REAL;
+                    out_real[d.j] = real;
+                } else {
+                    const slot4_t *next = d.line + 4 == end ? slots : d.line + 4;
+                    q[qt & (DEFER4_CAP - 1)].j = d.j;
+                    q[qt++ & (DEFER4_CAP - 1)].line = next;
+                    PREFETCH(next);
+                }
+            }
+        }
     }
     return (int64_t)hits;
 }
@@ -1148,35 +1156,106 @@ LOOKUP4_AVX2(lookup4_avx2_sip, 0, 0)
 LOOKUP4_AVX2(lookup4_avx2_sip_vsvc, 0, 1)
 #endif
 
+/* Insert-or-touch the general way: expired keys, full tables (reclaim, evict, refuse). */
+static __attribute__((noinline)) int get_or_create_slow(pst_table *t, uint64_t h, uint16_t vsvc,
+                                                        const uint8_t *key, uint16_t real,
+                                                        uint8_t sp, uint32_t timeout,
+                                                        uint8_t flags, uint32_t now,
+                                                        uint16_t *out_real)
+{
+    return get_or_create(t, h, vsvc, key, 4, real, sp, timeout, flags, now, out_real);
+}
+
+/*
+ * IPv4 insert-or-touch.  Stage A hashes key i and prefetches its home line; stage B, CREATE_A
+ * keys later, scans that line: it notes the slot that decided the probe (the key's, or the
+ * empty slot it would take) and prefetches the key's entry (a touch writes it) or the next
+ * line (the probe goes on); stage C, CREATE_B keys later, resolves the key.  The slot noted in
+ * stage B still decides unless a slot was removed since (they move) or another key took it:
+ * then the probe starts over from home, which also sees keys inserted earlier in the batch.
+ * A new key with a free entry is written inline, slot then entry; everything else (expired
+ * keys, a full table) takes the general path.
+ */
 HOT int64_t create4(pst_table *t, const pst_keys *k, const pst_vals *v, uint32_t now,
                     uint16_t *out_real, int8_t *out_status, const int aes)
 {
-    uint64_t ring[RING], done = 0;
-    const size_t n = k->n, depth = PIPE4 + PIPE_B;
+    struct {
+        uint64_t h, moves;
+        int64_t pos;        /* the slot that decided the probe in stage B, or -1 */
+    } ring[RING];
+    uint64_t done = 0;
+    slot4_t *const slots = t->slots;
+    const size_t n = k->n, depth = CREATE_A + CREATE_B;
     for (size_t i = 0; i < n + depth; i++) {
         if (i < n) {
             uint64_t h = hash_kw(t, k->vsvc ? k->vsvc[i] : k->vsvc0, k->keys + i * 4, 4, 4, aes);
-            ring[i & (RING - 1)] = h;
-            PREFETCH(&t->slots[home4(t, h)]);
+            ring[i & (RING - 1)].h = h;
+            PREFETCH(&slots[home4(t, h)]);
         }
-        if (i >= PIPE4 && i - PIPE4 < n) {
-            const size_t j = i - PIPE4;
+        if (i >= CREATE_A && i - CREATE_A < n) {
+            const size_t j = i - CREATE_A;
             const uint64_t kv = s4_kv(k->vsvc ? k->vsvc[j] : k->vsvc0, k->keys + j * 4);
-            const slot4_t *line = &t->slots[home4(t, ring[j & (RING - 1)])];
-            unsigned m = bucket_scan(line, kv);
-            if (m == 0)                 /* a full bucket without the key: the probe goes on */
-                PREFETCH(line + 4 == t->slots + t->nslots ? t->slots : line + 4);
-            else if (!(__builtin_ctz(m) & 2))   /* found: its entry is about to be touched */
-                PREFETCH(ent(t, (line[__builtin_ctz(m) >> 2].w1 & S4_EMASK) - 1));
+            const uint64_t home = home4(t, ring[j & (RING - 1)].h);
+            const unsigned m = bucket_scan(&slots[home], kv);
+            int64_t pos = -1;
+            if (m == 0) {               /* a full bucket without the key: the probe goes on */
+                PREFETCH(home + 4 == t->nslots ? slots : &slots[home + 4]);
+            } else {
+                const unsigned b = (unsigned)__builtin_ctz(m);
+                pos = (int64_t)(home + (b >> 2));
+                if (!(b & 2))           /* found: its entry is about to be touched */
+                    PREFETCH(ent(t, (slots[pos].w1 & S4_EMASK) - 1));
+            }
+            ring[j & (RING - 1)].pos = pos;
+            ring[j & (RING - 1)].moves = t->moves;
         }
         if (i < depth)
             continue;
         const size_t j = i - depth;
-        int st = get_or_create(t, ring[j & (RING - 1)], k->vsvc ? k->vsvc[j] : k->vsvc0,
-                               k->keys + j * 4, 4, v->real ? v->real[j] : v->real0,
-                               v->sp ? v->sp[j] : v->sp0,
-                               v->timeout ? v->timeout[j] : v->timeout0, v->flags, now,
-                               &out_real[j]);
+        const uint16_t vsvc = k->vsvc ? k->vsvc[j] : k->vsvc0;
+        const uint8_t *key = k->keys + j * 4;
+        const uint16_t real = v->real ? v->real[j] : v->real0;
+        const uint8_t sp = v->sp ? v->sp[j] : v->sp0;
+        const uint32_t timeout = v->timeout ? v->timeout[j] : v->timeout0;
+        const uint64_t h = ring[j & (RING - 1)].h, kv = s4_kv(vsvc, key);
+        int64_t at = ring[j & (RING - 1)].pos;
+        int found = 0, st;
+        if (at >= 0 && ring[j & (RING - 1)].moves == t->moves &&
+            (slots[at].w1 == 0 || ((slots[at].w0 ^ kv) & S4_KV) == 0))
+            found = slots[at].w1 != 0;
+        else
+            at = (int64_t)scan4(t, home4(t, h), kv, &found);
+        hdr_t *e;
+        if (found && alive(t, e = ent(t, (slots[at].w1 & S4_EMASK) - 1), now)) {
+            out_real[j] = (uint16_t)(slots[at].w0 >> 48);
+            st = touch(t, e, now, timeout);
+        } else if (!found && (t->free_head || t->hw < t->capacity)) {
+            const uint64_t idx = t->free_head ? (uint64_t)free_pop(t) : t->hw++;
+            e = ent(t, idx);
+            slots[at].w0 = kv | (uint64_t)real << 48;
+            slots[at].w1 = (idx + 1) | s4_life(now, timeout) << S4_EBITS;
+            e->created = now;
+            e->timeout = timeout;
+            e->slot = (uint32_t)at + 1;
+            e->sp = sp;
+            e->flags = v->flags;
+            e->keylen = 4;
+            e->mark = 0;
+            t->count++;
+            t->inserts++;
+            if (v->flags & PST_F_PERSIST) {
+                t->n_persist++;
+                if (t->jcap) {
+                    journal_record(t, PST_OP_NEW, vsvc, key, 4);
+                    e->flags |= PST_F_PENDING;
+                }
+            }
+            out_real[j] = real;
+            st = PST_CREATED;
+        } else {
+            st = get_or_create_slow(t, h, vsvc, key, real, sp, timeout, v->flags, now,
+                                    &out_real[j]);
+        }
         out_status[j] = (int8_t)st;
         done += st == PST_CREATED;
     }
