@@ -50,7 +50,7 @@ enum {
     CREATE_A = 24,          /* IPv4 insert-or-touch: keys between hashing and the home bucket, */
     CREATE_B = 16,          /* then between the home bucket and resolving */
     RING = 64,              /* >= PIPE_A + PIPE_B + 1, a power of two */
-    SCAN_AHEAD = 8,         /* IPv4 scans: entries whose slots are fetched ahead */
+    SCAN_AHEAD = 32,        /* IPv4 scans: entries whose slots are fetched ahead */
     DEFER4_CAP = 128,       /* IPv4 lookups: keys displaced past their home bucket wait in a */
     DEFER4_HI = 64,         /* ring of DEFER4_CAP; from DEFER4_HI waiting, the oldest are */
     DEFER4_LO = 32,         /* taken up until DEFER4_LO wait (see lookup4) */
@@ -489,6 +489,23 @@ HOT int64_t find(const pst_table *t, uint64_t h, uint16_t vsvc, const uint8_t *k
     return find_gen(t, h, vsvc, key, len, idx);
 }
 
+/* find, and for a new IPv4 key the empty slot that ended its probe, where it goes (*at; -1
+ * otherwise).  The slot stays right while no slot is removed: see t->moves. */
+HOT int locate(const pst_table *t, uint64_t h, uint16_t vsvc, const uint8_t *key,
+               uint32_t len, uint64_t *idx, int64_t *at)
+{
+    *at = -1;
+    if (!t->v4)
+        return find_gen(t, h, vsvc, key, len, idx) >= 0;
+    int found;
+    uint64_t pos = scan4(t, home4(t, h), s4_kv(vsvc, key), &found);
+    if (found)
+        *idx = (t->slots[pos].w1 & S4_EMASK) - 1;
+    else
+        *at = (int64_t)pos;
+    return found;
+}
+
 static void index_insert(pst_table *t, uint64_t h, uint64_t idx)
 {
     uint64_t pos = h & t->imask;
@@ -924,17 +941,8 @@ HOT int get_or_create(pst_table *t, uint64_t h, uint16_t vsvc, const uint8_t *ke
                       uint32_t now, uint16_t *out_real)
 {
     uint64_t idx;
-    int64_t at = -1;    /* IPv4: the empty slot that ended the probe, where the key goes */
-    int found;
-    if (t->v4) {
-        uint64_t pos = scan4(t, home4(t, h), s4_kv(vsvc, key), &found);
-        if (found)
-            idx = (t->slots[pos].w1 & S4_EMASK) - 1;
-        else
-            at = (int64_t)pos;
-    } else {
-        found = find_gen(t, h, vsvc, key, len, &idx) >= 0;
-    }
+    int64_t at;         /* IPv4: the empty slot that ended the probe, where the key goes */
+    int found = locate(t, h, vsvc, key, len, &idx, &at);
     if (found) {
         hdr_t *e = ent(t, idx);
         if (alive(t, e, now)) {
@@ -1796,7 +1804,11 @@ static int recent_add(pst_table *r, uint64_t h, uint16_t vsvc, const uint8_t *ke
     return 1;
 }
 
-enum { IMPORT_AHEAD = 16 };   /* records hashed (and their index lines fetched) ahead */
+enum {
+    IMPORT_AHEAD = 16,      /* records hashed (and their index lines fetched) ahead */
+    IMPORT_AHEAD4 = 32,     /* the same, IPv4 (a record costs less there: look further) */
+    IMPORT_RING = 32        /* >= both, a power of two */
+};
 
 /* A record's hash in t, with its home index line prefetched. */
 static inline uint64_t import_hash(const pst_table *t, const uint8_t *r)
@@ -1817,23 +1829,12 @@ static void import_one(pst_table *t, const uint8_t *r, uint64_t h, uint32_t now,
     uint32_t op = r[0], len = r[1], vsvc = get16(r + 2);
     const uint8_t *key = r + PST_WIRE_FIXED;
     uint64_t idx;
-    int found = find(t, h, (uint16_t)vsvc, key, len, &idx) >= 0;
+    int64_t at;
+    int found = locate(t, h, (uint16_t)vsvc, key, len, &idx, &at);
     uint64_t timeout = get32(r + 8), remaining = get32(r + 12);
     uint64_t age = (uint64_t)get32(r + 16) + held;
     remaining = remaining > held ? remaining - held : 0;
     if (op_live(op) && (timeout == 0 || remaining > 0)) {
-        hdr_t *e;
-        if (found) {
-            e = ent(t, idx);
-            t->updates++;
-        } else {
-            int64_t n = entry_alloc(t, now);
-            if (n < 0) {
-                res->full++;
-                return;
-            }
-            e = entry_create(t, h, (uint64_t)n, (uint16_t)vsvc, key, len, -1);
-        }
         /* it expires `remaining` seconds from now whatever the sender's clock said; a clock
          * younger than the entry's idle time stretches the timeout to keep that expiry */
         uint64_t last_used = now, idle = timeout - remaining;
@@ -1845,9 +1846,35 @@ static void import_one(pst_table *t, const uint8_t *r, uint64_t h, uint32_t now,
             if (timeout > UINT32_MAX)
                 timeout = UINT32_MAX;
         }
+        const uint16_t real = (uint16_t)get16(r + 4);
+        hdr_t *e;
+        if (found) {
+            e = ent(t, idx);
+            t->updates++;
+        } else {
+            const uint64_t moves = t->moves;
+            int64_t n = entry_alloc(t, now);
+            if (n < 0) {
+                res->full++;
+                return;
+            }
+            if (t->v4 && at >= 0 && t->moves == moves) {  /* the whole slot in one write */
+                e = ent(t, (uint64_t)n);
+                t->slots[at].w0 = s4_kv((uint16_t)vsvc, key) | (uint64_t)real << 48;
+                t->slots[at].w1 = ((uint64_t)n + 1) |
+                                  s4_life((uint32_t)last_used, (uint32_t)timeout) << S4_EBITS;
+                e->timeout = (uint32_t)timeout;
+                e->slot = (uint32_t)at + 1;
+                e->keylen = 4;
+                t->count++;
+                t->inserts++;
+            } else {
+                e = entry_create(t, h, (uint64_t)n, (uint16_t)vsvc, key, len, -1);
+            }
+        }
         e->created = age < now ? now - (uint32_t)age : 0;
         set_times(t, e, (uint32_t)last_used, (uint32_t)timeout);
-        set_real(t, e, (uint16_t)get16(r + 4));
+        set_real(t, e, real);
         e->sp = r[6];
         set_persist(t, e, r[7]);
         e->flags &= (uint8_t)~PST_F_PENDING;
@@ -1882,16 +1909,17 @@ int pst_import(pst_table *t, const uint8_t *buf, size_t size, size_t n, uint32_t
     }
     const int bulk = (flags & PST_WIRE_BULK) != 0;
     const size_t rsz = PST_WIRE_FIXED + t->kw;
-    uint64_t ring[IMPORT_AHEAD];
-    /* hash IMPORT_AHEAD records ahead and prefetch their index lines: the table is far
+    uint64_t ring[IMPORT_RING];
+    const size_t ahead = t->v4 ? IMPORT_AHEAD4 : IMPORT_AHEAD;
+    /* hash `ahead` records ahead and prefetch their index lines: the table is far
      * bigger than the caches, and the index line is the miss every record pays */
-    for (size_t i = 0; i < n && i < IMPORT_AHEAD; i++)
+    for (size_t i = 0; i < n && i < ahead; i++)
         ring[i] = import_hash(t, buf + i * rsz);
     for (size_t i = 0; i < n; i++) {
         const uint8_t *r = buf + i * rsz;
-        const uint64_t h = ring[i % IMPORT_AHEAD];
-        if (i + IMPORT_AHEAD < n)
-            ring[i % IMPORT_AHEAD] = import_hash(t, buf + (i + IMPORT_AHEAD) * rsz);
+        const uint64_t h = ring[i % IMPORT_RING];
+        if (i + ahead < n)
+            ring[(i + ahead) % IMPORT_RING] = import_hash(t, buf + (i + ahead) * rsz);
         if (recent != NULL) {
             uint32_t len = r[1];
             uint16_t vsvc = (uint16_t)get16(r + 2);
