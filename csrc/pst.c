@@ -13,9 +13,10 @@
  *   hot slots + cold entries (IPv4)
  *     slots   16-byte slots in 64-byte buckets, 5/4 x capacity of them (any count: the home
  *             bucket is a multiply-shift range reduction), linear probing from the home
- *             bucket's first slot, no tombstones.  A slot holds all a lookup needs - key,
- *             vsvc, real, the instant it expires - and its entry number, so a hit reads one
- *             cache line.
+ *             bucket's first slot, no tombstones (deletion shifts back; a slot that moves
+ *             tells its entry).  A slot holds all a lookup needs - key, vsvc, real, the
+ *             instant it expires - and its entry number, so a hit reads one cache line (the
+ *             home bucket's, for six keys in seven at 3/4 load).
  *     entries capacity 16-byte records holding the rest (created, timeout, SP, flags) and
  *             the position of their slot.
  *
@@ -24,7 +25,8 @@
  * (op, vsvc, key) records for persistent entries, read by the mirror.
  *
  * Batches run as a pipeline: hash and prefetch the index line, (index layout) find the tag and
- * prefetch the entry, then resolve the key with the lines in cache.
+ * prefetch the entry, then resolve the key with the lines in cache; IPv4 lookups set aside the
+ * keys their home bucket does not decide until the next line has arrived.
  */
 #include "pst.h"
 
@@ -389,7 +391,6 @@ HOT unsigned bucket_scan(const slot4_t *s, uint64_t kv)
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define HAVE_AVX2_PATH 1
-
 
 /* bucket_scan with a bit a lane: bit 2i when slot i holds kv, 2i + 1 when it is empty.  Each
  * 32-byte half holds two slots, (w0, w1, w0, w1): one compare of the masked lanes with
@@ -1858,19 +1859,8 @@ static void import_one(pst_table *t, const uint8_t *r, uint64_t h, uint32_t now,
                 res->full++;
                 return;
             }
-            if (t->v4 && at >= 0 && t->moves == moves) {  /* the whole slot in one write */
-                e = ent(t, (uint64_t)n);
-                t->slots[at].w0 = s4_kv((uint16_t)vsvc, key) | (uint64_t)real << 48;
-                t->slots[at].w1 = ((uint64_t)n + 1) |
-                                  s4_life((uint32_t)last_used, (uint32_t)timeout) << S4_EBITS;
-                e->timeout = (uint32_t)timeout;
-                e->slot = (uint32_t)at + 1;
-                e->keylen = 4;
-                t->count++;
-                t->inserts++;
-            } else {
-                e = entry_create(t, h, (uint64_t)n, (uint16_t)vsvc, key, len, -1);
-            }
+            e = entry_create(t, h, (uint64_t)n, (uint16_t)vsvc, key, len,
+                             t->moves == moves ? at : -1);
         }
         e->created = age < now ? now - (uint32_t)age : 0;
         set_times(t, e, (uint32_t)last_used, (uint32_t)timeout);
