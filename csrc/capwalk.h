@@ -126,6 +126,9 @@ int cw_pcap_walk(struct cw_pcap *w, const uint8_t *buf, size_t end, int eof,
 int cw_pcapng_walk(struct cw_pcapng *w, const uint8_t *buf, size_t end, int eof,
                    struct cw_cols *cols);
 
+/* v[0] + ... + v[n - 1]: a batch's wire bytes (Python's sum() makes an int object an item). */
+uint64_t cw_sum32(const uint32_t *v, size_t n);
+
 /* The time of a packet block of `ticks` on the interface: what the walk stores (NaN for
  * CW_UNITS_CALLER). */
 double cw_time(const struct cw_iface *iface, uint64_t ticks);

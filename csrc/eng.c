@@ -106,6 +106,17 @@ HOT int io_room(const struct eng_io *io, uint32_t events)
                                 io->arena_cap - io->arena_len >= 2 * ENG_KEY_MAX);
 }
 
+/* An io the engine may write to: its counts inside its capacities, and, once emptied, room
+ * for the events of one frame (a smaller one would make every run stop for a flush that
+ * never makes room: the caller would loop forever). */
+static int io_ok(const struct eng_io *io)
+{
+    return !io->want_events ||
+           (io->events && io->arena && io->nevents <= io->events_cap &&
+            io->arena_len <= io->arena_cap && io->events_cap >= EVENTS_A_FRAME &&
+            io->arena_cap >= 2 * ENG_KEY_MAX);
+}
+
 /* ---- the decision ------------------------------------------------------------------------- */
 
 /* The frame being decided, from the pipeline. */
@@ -972,8 +983,7 @@ int64_t eng_run(eng *e, struct eng_batch *b, uint32_t start, uint32_t end, struc
     if (e == NULL || b == NULL || io == NULL || stop == NULL || !e->configured ||
         start > end || end > b->n || (!b->buf && b->buflen) ||
         (b->n && (!b->off || !b->caplen || !b->ts || !b->verdict || !b->why || !b->real)) ||
-        (io->want_events && (!io->events || !io->arena || io->nevents > io->events_cap ||
-                             io->arena_len > io->arena_cap)))
+        !io_ok(io))
         return ENG_EINVAL;
     for (uint32_t i = b->checked; i < b->n; i++)    /* once a batch */
         if (b->off[i] > b->buflen || b->caplen[i] > b->buflen - b->off[i])
@@ -1121,14 +1131,42 @@ int64_t eng_sweep_begin(eng *e, double now, double fast_period, double half_open
     return (int64_t)e->nstale;
 }
 
+/* What closing x will look up, each a likely cache miss in tables bigger than the cache: its
+ * DAM slot, its persistence index line, its flow index line (close_session's order). */
+static void close_prefetch(const eng *e, const ent_t *x)
+{
+    const flow_table *t = e->t;
+    if (x->real != FLOW_NO_REAL) {
+        if (e->params.dam && x->pport != x->key.cport) {
+            const struct eng_real *r = &e->reals[x->rslot];
+            eng_dam_prefetch(e, x->key.cip, x->key.family, x->pport, r->rip, r->family,
+                             x->rport);
+        }
+        if (x->bkind && e->tables[x->bkind] != NULL)
+            pst_prefetch(e->tables[x->bkind], x->bvsvc, x->bkey, x->bklen);
+    }
+    PREFETCH(&t->index[flow_home(t, flow_hash_of(t, &x->key))]);
+}
+
 int64_t eng_sweep_step(eng *e, struct eng_io *io)
 {
-    if (e == NULL || io == NULL ||
-        (io->want_events && (!io->events || !io->arena || io->nevents > io->events_cap)))
+    if (e == NULL || io == NULL || !io_ok(io))
         return ENG_EINVAL;
+    /* the stale sessions lie anywhere in the flow table: fetch the entries SWEEP_ENTRY
+     * closes ahead, then, their fields in cache, what closing them touches SWEEP_SLOTS ahead */
+    enum { SWEEP_ENTRY = 8, SWEEP_SLOTS = 4 };
     while (e->stale_pos < e->nstale) {
         if (!io_room(io, 1))
             break;
+        uint64_t p = e->stale_pos;
+        if (p + SWEEP_ENTRY < e->nstale) {
+            const ent_t *y = flow_ent(e->t, e->stale[p + SWEEP_ENTRY].idx);
+            PREFETCH(y);                            /* key, real, state */
+            PREFETCH((const uint8_t *)y + 128);     /* pport, the binding's kind, its key */
+            PREFETCH((const uint8_t *)y + 192);
+        }
+        if (p + SWEEP_SLOTS < e->nstale)
+            close_prefetch(e, flow_ent(e->t, e->stale[p + SWEEP_SLOTS].idx));
         ent_t *x = flow_ent(e->t, e->stale[e->stale_pos++].idx);
         uint8_t state = x->state, why = ENG_WHY_AGED;
         if (state == ENG_CLOSED) {

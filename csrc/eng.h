@@ -233,7 +233,9 @@ struct eng_event {
     struct flow_key key;
 };
 
-/* Where eng_run and eng_sweep write what the slow path reads. */
+/* Where eng_run and eng_sweep write what the slow path reads.  With events wanted, it has
+ * room for at least 4 events and 2 * ENG_KEY_MAX key bytes (what one frame may write), else
+ * eng_run and eng_sweep_step answer ENG_EINVAL. */
 struct eng_io {
     struct eng_event *events;
     uint8_t *arena;

@@ -438,6 +438,16 @@ int eng_dam_release(eng *e, const uint8_t *cip, uint8_t cfamily, uint16_t port,
     return 1;
 }
 
+void eng_dam_prefetch(const eng *e, const uint8_t *cip, uint8_t cfamily, uint16_t port,
+                      const uint8_t *rip, uint8_t rfamily, uint16_t rport)
+{
+    dam_t key;
+    if (e->dam == NULL)
+        return;
+    dam_key(&key, cip, cfamily, port, rip, rfamily, rport);
+    __builtin_prefetch(&e->dam[dam_hash(e, &key) & e->dam_mask]);
+}
+
 uint64_t eng_dam_count(const eng *e)
 {
     return e->dam_count;

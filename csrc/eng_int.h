@@ -182,6 +182,9 @@ int eng_choose_real(const eng *e, uint32_t g, const uint8_t *key, size_t klen, u
 void eng_real_octets(eng *e, const ent_t *x, uint32_t n, double now);
 /* The DAM set's invariants: 0 when they hold. */
 int eng_dam_check(const eng *e);
+/* A hint: fetch the DAM slot where eng_dam_release's search for that key starts. */
+void eng_dam_prefetch(const eng *e, const uint8_t *cip, uint8_t cfamily, uint16_t port,
+                      const uint8_t *rip, uint8_t rfamily, uint16_t rport);
 
 /* ---- eng_l7.c ------------------------------------------------------------------------------- */
 

@@ -190,11 +190,17 @@ int flow_set_vips(flow_table *t, const uint8_t *addrs, const uint8_t *families, 
 
 int flow_new(uint64_t capacity, uint64_t seed0, uint64_t seed1, uint32_t hash, flow_table **out)
 {
+    return flow_new_opt(capacity, seed0, seed1, hash, 0, out);
+}
+
+int flow_new_opt(uint64_t capacity, uint64_t seed0, uint64_t seed1, uint32_t hash,
+                 uint32_t flags, flow_table **out)
+{
     if (out == NULL)
         return FLOW_EINVAL;
     *out = NULL;
     if (!pow2(capacity) || capacity > FLOW_CAPACITY_MAX || hash > HASH_AES ||
-        (hash == HASH_AES && !kh_aes_available()))
+        (hash == HASH_AES && !kh_aes_available()) || (flags & ~(uint32_t)FLOW_NEW_LAZY))
         return FLOW_EINVAL;
     flow_table *t = calloc(1, sizeof *t);
     if (t == NULL)
@@ -214,8 +220,9 @@ int flow_new(uint64_t capacity, uint64_t seed0, uint64_t seed1, uint32_t hash, f
     t->imask = 2 * capacity - 1;
     t->index_bytes = (size_t)(2 * capacity) * sizeof *t->index;
     t->ents_bytes = (size_t)capacity * sizeof *t->ents;
-    t->index = pst_mem_alloc(t->index_bytes);
-    t->ents = pst_mem_alloc(t->ents_bytes);
+    int prefault = !(flags & FLOW_NEW_LAZY);
+    t->index = pst_mem_alloc_opt(t->index_bytes, prefault);
+    t->ents = pst_mem_alloc_opt(t->ents_bytes, prefault);
     if (t->index == NULL || t->ents == NULL) {
         flow_free(t);
         return FLOW_ENOMEM;

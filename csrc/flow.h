@@ -76,6 +76,12 @@ enum flow_status {
     FLOW_CREATED = 1
 };
 
+/* flow_new_opt's flags */
+enum flow_new_flag {
+    FLOW_NEW_LAZY = 1       /* no pre-faulting: pages are touched as flows arrive (a replay,
+                               where a first-touch fault costs less than zeroing it all) */
+};
+
 enum flow_dir {
     FLOW_DIR_TO_REAL = 0,   /* client -> VIP */
     FLOW_DIR_TO_CLIENT = 1  /* VIP -> client */
@@ -132,6 +138,9 @@ struct flow_stats {
 /* capacity: a power of two up to FLOW_CAPACITY_MAX; hash: enum pst_hash (0 = AES if the CPU
  * has it).  Memory is allocated and faulted in here, never on the packet path. */
 int flow_new(uint64_t capacity, uint64_t seed0, uint64_t seed1, uint32_t hash, flow_table **out);
+/* The same; flags: enum flow_new_flag (FLOW_NEW_LAZY: faulted in on the packet path). */
+int flow_new_opt(uint64_t capacity, uint64_t seed0, uint64_t seed1, uint32_t hash,
+                 uint32_t flags, flow_table **out);
 void flow_free(flow_table *t);
 /* Every flow goes (the VIP set stays); FLOW_EOWNED while the engine runs sessions here. */
 int flow_clear(flow_table *t);

@@ -7,7 +7,8 @@
  *     index   2 x capacity u32 slots, linear probing, load <= 1/2, no tombstones (deletion
  *             shifts back).  A slot is 0 (empty) or (tag << ibits) | (entry number + 1): the
  *             tag holds hash bits the home position does not, so a probe rarely touches an
- *             entry that is not the one sought.
+ *             entry that is not the one sought.  A lazy table's index starts small and
+ *             doubles as entries arrive (rebuilt from the entries), up to the same size.
  *     entries capacity fixed-size records: a 20-byte header then the key, zero padded.
  *
  *   hot slots + cold entries (IPv4)
@@ -56,6 +57,7 @@ enum {
     DEFER4_CAP = 128,       /* IPv4 lookups: keys displaced past their home bucket wait in a */
     DEFER4_HI = 64,         /* ring of DEFER4_CAP; from DEFER4_HI waiting, the oldest are */
     DEFER4_LO = 32,         /* taken up until DEFER4_LO wait (see lookup4) */
+    INDEX_FIRST = 16,       /* index slots a lazy table starts with (it doubles from there) */
     F_MASK_IN = PST_F_PERSIST | PST_F_USER
 };
 
@@ -117,6 +119,7 @@ struct pst_table {
     uint32_t jsz;           /* journal record size */
     uint64_t capacity, imask, idx_mask;
     uint64_t nb, nslots;    /* IPv4 layout: buckets of 4 slots, slots */
+    uint64_t imax;          /* the index's mask at its full size: 2 x capacity - 1 */
     uint64_t seed[2];
     uint32_t *index;        /* index layout */
     slot4_t *slots;         /* IPv4 layout */
@@ -534,6 +537,29 @@ static void index_remove(pst_table *t, uint64_t hole)
     t->index[hole] = 0;
 }
 
+/* Double a lazy table's index, rebuilt from the entries.  -1: at its full size already, or
+ * out of memory (the old index stays). */
+static int index_grow(pst_table *t)
+{
+    if (t->imask >= t->imax)
+        return -1;
+    uint64_t slots = 2 * (t->imask + 1);
+    size_t bytes = (size_t)slots * sizeof(uint32_t);
+    uint32_t *index = pst_mem_alloc_opt(bytes, 0);
+    if (index == NULL)
+        return -1;
+    pst_mem_free(t->index, t->index_bytes);
+    t->index = index;
+    t->index_bytes = bytes;
+    t->imask = slots - 1;
+    for (uint64_t i = 0; i < t->hw; i++) {
+        hdr_t *e = ent(t, i);
+        if (e->keylen)
+            index_insert(t, hash_entry(t, e), i);
+    }
+    return 0;
+}
+
 static uint64_t index_pos_of(const pst_table *t, uint64_t idx)
 {
     uint64_t pos = hash_entry(t, ent(t, idx)) & t->imask;
@@ -687,6 +713,13 @@ static int64_t free_pop(pst_table *t)
 /* An unused entry number, after reclaiming or evicting if the table is full; -1 if none. */
 static int64_t entry_alloc(pst_table *t, uint32_t now)
 {
+    /* a lazy index grows to keep its load at or below 1/2; should it fail to, it may fill
+     * up to one empty slot (which ends every probe) before refusing */
+    if (t->imask < t->imax && 2 * (t->count + 1) > t->imask + 1 && index_grow(t) != 0 &&
+        t->count + 2 > t->imask + 1) {
+        t->alloc_failures++;
+        return -1;
+    }
     if (t->free_head)
         return free_pop(t);
     if (t->hw < t->capacity)
@@ -788,11 +821,13 @@ int pst_new(const pst_params *p, pst_table **out)
         t->index_bytes = (size_t)t->nslots * sizeof(slot4_t);
     } else {
         t->esz = (HDR + t->kw + 3) & ~3u;
-        t->imask = 2 * p->capacity - 1;
+        t->imax = 2 * p->capacity - 1;
+        t->imask = (p->flags & PST_NEW_LAZY) && t->imax >= INDEX_FIRST ? INDEX_FIRST - 1
+                                                                       : t->imax;
         t->ibits = log2u(p->capacity) + 1;
         t->idx_mask = ((uint64_t)1 << t->ibits) - 1;
         t->tag_mask = (uint32_t)(((uint64_t)1 << (32 - t->ibits)) - 1);
-        t->index_bytes = (size_t)(2 * p->capacity) * sizeof(uint32_t);
+        t->index_bytes = (size_t)(t->imask + 1) * sizeof(uint32_t);
     }
     t->seed[0] = p->seed[0];
     t->seed[1] = p->seed[1];
@@ -1466,6 +1501,17 @@ uint64_t pst_hash(const pst_table *t, uint16_t vsvc, const uint8_t *key, size_t 
     return hash_key(t, vsvc, key, (uint32_t)len);
 }
 
+void pst_prefetch(const pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len)
+{
+    if (t == NULL || key == NULL || check_len(t, len) != PST_OK)
+        return;
+    uint64_t h = hash_key(t, vsvc, key, (uint32_t)len);
+    if (t->v4)
+        PREFETCH(&t->slots[home4(t, h)]);
+    else
+        PREFETCH(&t->index[h & t->imask]);
+}
+
 void pst_get_stats(const pst_table *t, pst_stats *s, int probes)
 {
     memset(s, 0, sizeof *s);
@@ -1799,6 +1845,8 @@ static int recent_add(pst_table *r, uint64_t h, uint16_t vsvc, const uint8_t *ke
     if (r->count >= r->capacity)
         return 0;
     int64_t idx = entry_alloc(r, now);     /* a free entry exists: count < capacity */
+    if (idx < 0)                            /* a lazy index that could not grow */
+        return 0;
     hdr_t *e = entry_create(r, h, (uint64_t)idx, vsvc, key, len, -1);
     e->created = now;
     set_times(r, e, now, 0);

@@ -180,6 +180,8 @@ int64_t pst_updates_since(pst_table *t, uint64_t seq, pst_update *out, size_t ma
 uint64_t pst_journal_head(const pst_table *t);
 void pst_get_stats(const pst_table *t, pst_stats *s, int probes);
 uint64_t pst_hash(const pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len);
+/* A hint: fetch the index line where a lookup of the key starts (nothing for a bad length). */
+void pst_prefetch(const pst_table *t, uint16_t vsvc, const uint8_t *key, size_t len);
 int pst_check(const pst_table *t);
 
 /*

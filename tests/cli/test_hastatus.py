@@ -76,3 +76,10 @@ def test_back_on_an_unknown_router_says_so():
     pair, clock, (a, b) = consoles()
     assert lines(a, "/oper/vrrp/back 9") == [
         "no virtual router 9 is running (/cfg/l3/vrrp/vr 9)"]
+
+
+def test_info_sync_shows_the_frames_the_mirror_dropped():
+    pair, clock, (a, b) = consoles()
+    node_b = pair.nodes[1]
+    node_b.mirror_in(b"WM" + bytes(40), clock["now"])  # a frame of protocol version 0
+    assert lines(b, "/info/slb/sync")[-1] == "        frames dropped: malformed 1"

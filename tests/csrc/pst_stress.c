@@ -31,9 +31,12 @@ static size_t draw_key(uint32_t kind, uint8_t *out)
 static void run_kind(uint32_t kind, int steps)
 {
     size_t w = pst_key_width(kind);
-    pst_params p = {.kind = kind, .policy = (uint32_t)(rnd() % 2), .capacity = 16,
+    /* a lazy table's index grows from 16 slots: twice with 64 entries */
+    pst_params p = {.kind = kind, .policy = (uint32_t)(rnd() % 2),
+                    .capacity = rnd() % 2 ? 16 : 64,
                     .hash = pst_aes_available() ? (uint32_t)(1 + rnd() % 2) : PST_HASH_SIPHASH,
-                    .journal = (rnd() % 2) ? 8 : 0, .seed = {rnd(), rnd()}};
+                    .journal = (rnd() % 2) ? 8 : 0, .seed = {rnd(), rnd()},
+                    .flags = rnd() % 2 ? PST_NEW_LAZY : 0};
     pst_table *t;
     CHECK(pst_new(&p, &t) == PST_OK, "pst_new kind %u", kind);
     uint32_t now = 0;

@@ -22,6 +22,7 @@ from scapy.packet import Padding, Raw
 from tests.engine.net import tcp, udp
 from tests.proto.samples import captures, frames as capture_frames
 from weboslb._native import ffi, lib
+from weboslb.bench.measure import rss_bytes
 from weboslb.engine.events import Conn, Verdict, Why
 from weboslb.engine.fastpath import NO_REAL, FlowCache, FlowState, key_of
 from weboslb.proto import frame as framing
@@ -277,6 +278,22 @@ def test_many_flows_with_churn_keep_the_cache_consistent():
             assert c.delete(conn) == (live.pop(conn, None) is not None)
     assert c.check() == 0 and len(c) == len(live)
     assert {x: s.real for x, s in c.flows()} == live
+
+
+def test_a_lazy_cache_touches_memory_only_as_flows_arrive():
+    before = rss_bytes()
+    if before is None:
+        pytest.skip("no /proc/self/statm")
+    c = FlowCache(1 << 20, SEED, prefault=False)
+    assert rss_bytes() - before < 0.1 * c.stats().memory_bytes
+    c.set_vips([a(VIP4)])
+    conns = [Conn(6, a(CIP4), port, a(VIP4), 80) for port in range(1024, 3024)]
+    assert all(c.put(x, port % 7) for port, x in enumerate(conns))
+    frames = [tcp(CIP4, VIP4, x.cport, 80, "A") for x in conns]
+    assert run(c, frames)[0] == [(Verdict.TO_REAL, Why.NONE, port % 7)
+                                 for port in range(len(conns))]
+    assert c.check() == 0
+    c.close()
 
 
 # ---- bad arguments ---------------------------------------------------------------------------

@@ -144,7 +144,7 @@ def test_hostile_frames_each_cost_one_reason():
     cases = {
         "junk": b"\x00garbage\xff" * 10,
         "huge length": head + b"\0" * 8,
-        "wrong version": wire.HEAD.pack(wire.MAGIC, 9, Msg.ACK, 12, 1) + b"\0" * 40,
+        "wrong version": wire.HEAD.pack(wire.MAGIC, 9, Msg.HELLO, 12, 1) + b"\0" * 40,
         "wrong key": wire.seal(Msg.ACK, 1, wire.encode(Ack(1, 2))[1], OTHER_KEY),
         "flipped body bit": good[:30] + bytes([good[30] ^ 4]) + good[31:],
         "flipped length bit": good[:6] + bytes([good[6] ^ 1]) + good[7:],

@@ -281,3 +281,12 @@ def test_bad_arguments_are_refused_by_c():
     assert lib.cw_pcapng_walk(ng, buf, 4, 1, cols) == lib.CW_EINVAL  # interfaces, no array
     ng.nifaces = 0
     assert lib.cw_pcapng_walk(ng, buf, 4, 1, cols) == lib.CW_FULL  # no room: nothing to do
+
+
+def test_a_batch_counts_its_wire_bytes_past_32_bits(tmp_path):
+    # frames cut to 3 bytes that were jumbo-sized on the wire: the total outgrows a uint32
+    records = [Rec(1, i, b"abc", wire=2**31 + i) for i in range(5)] + [Rec(2, 0, b"de")]
+    with open_capture(write(tmp_path / "w.pcap", pcap(records))) as cap:
+        batches = list(cap.batches(max_frames=4))
+    assert [b.wire_bytes for b in batches] == [4 * 2**31 + 6, 2**31 + 4 + 2]
+    assert sum(b.wire_bytes for b in batches) == sum(r.wire for r in records[:5]) + 2

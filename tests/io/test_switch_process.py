@@ -207,6 +207,12 @@ def test_console_back_off_and_a_clean_stop_hand_over_at_once(tmp_path):
     try:
         a.wait_for(lambda s: s["serving"] == [VIP])
         b.wait_for(lambda s: s["role"] == "BACKUP")
+        # a real out of service on A, pushed to B: both track one real fewer
+        for line in ("/cfg/slb/real 3/dis", "apply", "/oper/slb/sync"):
+            a.command(line)
+        b.wait_for(lambda s: s["vrrp"][2]["prio"] == 104, timeout=10, step=0.05)
+        assert "configuration received from peer: applied; not saved" in b.log()
+        assert a.status()["vrrp"][2]["prio"] == 204
         a.command("/oper/vrrp/back 3")  # the piped console of process A
         asked = time.monotonic()
         b.wait_for(lambda s: s["serving"] == [VIP], timeout=10, step=0.05)
@@ -226,5 +232,6 @@ def test_console_back_off_and_a_clean_stop_hand_over_at_once(tmp_path):
         b.stop()
     out = a.proc.stdout.read()
     assert "Virtual router 3 backs off: priority 0 advertised, now backup." in out
-    assert "    3: vrid 3, 192.0.2.100, if 1, renter, prio 206, backup, server" in out
-    assert re.search(r"<stdin>:3: .*", a.log())
+    assert "    3: vrid 3, 192.0.2.100, if 1, renter, prio 204, backup, server" in out
+    assert "configuration sent to peer 127.0.1.3" in out
+    assert re.search(r"<stdin>:6: unknown command", a.log())

@@ -74,6 +74,28 @@ def test_a_lazy_table_touches_memory_only_as_entries_arrive():
     t.close()
 
 
+def test_a_lazy_tables_index_grows_with_its_entries_and_answers_as_a_whole_one():
+    rng = random.Random(3)
+    keys = [rng.randbytes(rng.randint(1, 64)) for _ in range(20_000)]
+    seed = bytes(16)
+    lazy = CTable("cookie", 1 << 16, prefault=False, seed=seed)
+    whole = CTable("cookie", 1 << 16, seed=seed)
+    assert lazy.stats().index_slots < 1000
+    for t in (lazy, whole):
+        for start in range(0, len(keys), 5000):
+            part = keys[start:start + 5000]
+            t.get_or_create_many(KeyBatch.of("cookie", part), reals=[len(k) for k in part],
+                                 now=0, timeout=0)
+        for k in keys[::3]:
+            t.delete(k)
+        t.check()
+    every = KeyBatch.of("cookie", keys)
+    assert list(lazy.lookup_many(every, now=1)) == list(whole.lookup_many(every, now=1))
+    # grown to the first size at load <= 1/2 for the 20,000 entries it held, not beyond
+    assert lazy.stats().index_slots == 65536 and whole.stats().index_slots == 2 << 16
+    assert lazy.stats().entries == whole.stats().entries
+
+
 @pytest.mark.parametrize("policy", [Policy.REFUSE, Policy.EVICT_LRU])
 def test_invariants_hold_under_churn(policy):
     rng = random.Random(11)

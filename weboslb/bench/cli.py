@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from weboslb.bench import fastpath, lookup, mirror, replay
+from weboslb.bench import adversarial, fastpath, lookup, mirror, replay
 from weboslb.table import KeyKind
 
 DEFAULT_SIZES = [1_000, 100_000, 1_000_000, 10_000_000]
@@ -30,6 +30,19 @@ def entries_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number of entries: {text!r}") from None
     if not 1 <= value <= MAX_ENTRIES:
         raise argparse.ArgumentTypeError(f"entries {text} out of range 1..{MAX_ENTRIES:,}")
+    return value
+
+
+def power_of_two_arg(text: str) -> int:
+    """'4096', '4K' (= 4096), '64K': a power of two, K and M binary."""
+    t = text.strip().upper().replace("_", "")
+    mult = {"K": 1 << 10, "M": 1 << 20}.get(t[-1:], 1)
+    try:
+        value = int(t[:-1] if mult > 1 else t) * mult
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of entries: {text!r}") from None
+    if value < 2 or value & (value - 1):
+        raise argparse.ArgumentTypeError(f"entries {text}: not a power of two of at least 2")
     return value
 
 
@@ -93,6 +106,24 @@ def add_parser(sub) -> None:
                    help="records per RECORDS message, at most 65536 (default 8192)")
     m.add_argument("--json", action="store_true", help="print one JSON object")
     m.set_defaults(run=run_mirror)
+    a = subs.add_parser("adversarial", help="keys crafted to collide under an unkeyed hash "
+                        "beside random keys: the keyed table's slowdown (target <= 2x)",
+                        description=adversarial.__doc__,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    a.add_argument("--entries", type=power_of_two_arg, default=adversarial.MAX_ENTRIES,
+                   metavar="N", help="keys in each table, a power of two: 1024, 4K (4096) ... "
+                   "64K, the default and most")
+    a.add_argument("--key", choices=adversarial.KINDS, nargs="+",
+                   default=list(adversarial.KINDS), help="key kinds (default: all three)")
+    a.add_argument("--queries", type=entries_arg, default=1 << 20,
+                   help="lookups per run (default 1M)")
+    a.add_argument("--batch", type=int, default=4096, help="keys per C call (default 4096)")
+    a.add_argument("--repeat", type=int, default=7, help="runs per figure, crafted and random "
+                   "in turns; the best (default 7)")
+    a.add_argument("--hash", choices=["auto", "siphash", "aes"], default="auto",
+                   help="the C table's keyed hash (default auto: AES-NI if the CPU has it)")
+    a.add_argument("--json", action="store_true", help="print one JSON list of records")
+    a.set_defaults(run=run_adversarial)
 
 
 def run_lookup(args) -> int:
@@ -192,6 +223,57 @@ def run_mirror(args) -> int:
           f"{r.lag_max_ms:.2f} ms  ({r.lag_updates:,} bindings at {r.lag_rate:,}/s, "
           f"immediate mode; target: p99 <= 5 ms)")
     return 0
+
+
+def run_adversarial(args) -> int:
+    from weboslb.main import UsageError
+
+    if args.entries > adversarial.MAX_ENTRIES:
+        raise UsageError(f"--entries {args.entries:,}: at most {adversarial.MAX_ENTRIES:,}")
+    if args.batch < 1 or args.repeat < 1:
+        raise UsageError("--batch and --repeat must be at least 1")
+    if args.hash == "aes" and not aes_available():
+        raise UsageError("--hash aes needs a CPU with AES-NI and an x86-64 build")
+    hash_fn = args.hash if args.hash != "auto" else ("aes" if aes_available() else "siphash")
+    show = sys.stderr.isatty() and not args.json
+
+    def progress(msg: str) -> None:
+        if show:
+            print(f"\r\033[Kbench adversarial: {msg}", end="", file=sys.stderr, flush=True)
+
+    records = adversarial.run(args.key, args.entries, queries=args.queries, batch=args.batch,
+                              repeat=args.repeat, hash_fn=hash_fn, progress=progress)
+    if show:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    if args.json:
+        print(json.dumps([r.as_json() for r in records], indent=1))
+    else:
+        print(render_adversarial(records, queries=args.queries, repeat=args.repeat,
+                                 hash_fn=hash_fn))
+    return 0
+
+
+def render_adversarial(records: list[adversarial.Record], *, queries: int, repeat: int,
+                       hash_fn: str) -> str:
+    lines = [f"weboslb bench adversarial: crafted vs random keys, C table hash {hash_fn} "
+             f"(random seed), {queries:,} lookups, best of {repeat} in turns",
+             f"{'key':<7}{'entries':>9}  {'op':<7}{'random ns':>10}{'crafted ns':>11}"
+             f"{'slowdown':>9}  {'probes random/crafted':>21}{'max':>5}  {'naive probes':>12}"
+             f"  crafted against"]
+    for r in records:
+        probes = f"{r.probe_mean_random:.2f}/{r.probe_mean_crafted:.2f}"
+        lines.append(f"{r.key:<7}{r.entries:>9,}  {r.op:<7}{r.random_ns:>10.1f}"
+                     f"{r.crafted_ns:>11.1f}{r.slowdown:>8.2f}x  {probes:>21}"
+                     f"{r.probe_max_crafted:>5}  {r.naive_probe_mean:>12,.1f}  "
+                     f"{r.crafted_against}")
+    lines.append("(probes: mean probes a hit takes in the keyed table, 1 = its home slot; max: "
+                 "the crafted keys' longest distance from home; naive: the mean under the "
+                 "unkeyed hash, same index size)")
+    worst = max(records, key=lambda r: r.slowdown)
+    lines += ["", f"Target (issue 8): crafted keys at most {adversarial.TARGET:.0f}x slower "
+                  f"than random ones with the keyed hash: worst {worst.slowdown:.2f}x "
+                  f"({worst.key} {worst.op})  {'met' if worst.met else 'NOT met'}"]
+    return "\n".join(lines)
 
 
 def _si(x: float) -> str:

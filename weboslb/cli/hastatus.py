@@ -49,7 +49,8 @@ class NodeStatus:
         state = _state_text(m.state, m.role, m.ready)
         sent = m.stats.sent + m.stats.bulk_sent
         acked = m.stats.acked if m.role is Role.ACTIVE else m.stats.applied + m.stats.bulk_applied
-        return [SyncFigures(peer, state, m.last_flush, sent, acked) for peer in peers]
+        dropped = tuple(sorted((why, n) for why, n in m.stats.dropped.items() if n))
+        return [SyncFigures(peer, state, m.last_flush, sent, acked, dropped) for peer in peers]
 
     def routers(self) -> list[RouterStatus]:
         vr_cfg = self.node.config.l3.vrrp.vr

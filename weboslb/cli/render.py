@@ -180,6 +180,8 @@ def sync_info(config: Config, figures: list, now: float) -> list[str]:
         last = "never" if f.last_update is None else f"{max(0.0, now - f.last_update):.1f} s ago"
         out.append(f"    peer {f.peer}: {f.state}, last update {last}, entries sent {f.sent}, "
                    f"acknowledged {f.acked}")
+        if f.dropped:
+            out.append("        frames dropped: " + ", ".join(f"{why} {n}" for why, n in f.dropped))
     return out
 
 

@@ -35,6 +35,7 @@ class SyncFigures:
     last_update: float | None  # virtual time of the last update the peer acknowledged
     sent: int  # persistent entries sent
     acked: int  # entries the peer acknowledged
+    dropped: tuple[tuple[str, int], ...] = ()  # frames dropped, by reason (bad_mac, replay...)
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,16 @@ def keyword(word: str, options: tuple[str, ...]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
+def _what(data: Any) -> str:
+    """A YAML value as an error message shows it: a scalar as written, a collection by its
+    kind only (an alias-built one can stand for billions of items: never expanded)."""
+    if isinstance(data, dict):
+        return "a mapping"
+    if isinstance(data, (list, tuple, set)):
+        return "a list"
+    return repr(data)
+
+
 def _scalar_words(data: Any) -> list[str]:
     """A YAML scalar given where a value is expected, as CLI words."""
     if isinstance(data, bool):
@@ -237,7 +247,7 @@ class Text:
     def from_yaml(self, data: Any) -> str:
         if isinstance(data, (str, int, float)) and not isinstance(data, bool):
             return str(data)
-        raise ArgError(f"expected a string, got {data!r}")
+        raise ArgError(f"expected a string, got {_what(data)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +314,7 @@ class Ident:
             return data
         if isinstance(data, str):
             return self.parse(_scalar_words(data))
-        raise ArgError(f"expected a number or name, got {data!r}")
+        raise ArgError(f"expected a number or name, got {_what(data)}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,11 +42,15 @@ def validate(config: Config, limits: Limits = Limits()) -> list[Problem]:
 
 # --- what the command tree knows ---------------------------------------------------------
 
+SHOWN = 80  # characters of a value a message quotes; a longer one is cut (a message is a line)
+
+
 def _render(fld: Field, value: Any) -> str:
     try:
-        return fld.arg.render(value) if fld.arg is not None else str(value)
+        text = fld.arg.render(value) if fld.arg is not None else str(value)
     except (AttributeError, TypeError, ValueError):
-        return repr(value)
+        text = repr(value)
+    return text if len(text) <= SHOWN else f"{text[:SHOWN - 3]}..."
 
 
 def _tree_rules(node: Node) -> Iterator[Problem]:

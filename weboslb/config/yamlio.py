@@ -28,9 +28,13 @@ from weboslb.config.menu import CFG, Field, Menu, Step, default_of, path_text, s
 from weboslb.config.model import Config
 
 _YAML_BOOL_KEYS = {True: "on", False: "off"}  # YAML 1.1 reads a bare `on:` key as true
+MAX_DEPTH = 64  # levels of nesting read; a configuration needs about ten
 
 
 def read(text: str) -> Loaded:
+    deep = _too_deep(text)
+    if deep is not None:
+        return Loaded(None, [deep])
     try:
         loader = yaml.SafeLoader(text)
     except yaml.YAMLError as exc:  # a character YAML does not allow
@@ -51,6 +55,25 @@ def read(text: str) -> Loaded:
     reader.menu(CFG, config, root, (Step(CFG),))
     config.verbatim = sort_blocks(config.verbatim)
     return Loaded(config, reader.problems, reader.where)
+
+
+def _too_deep(text: str) -> Problem | None:
+    """Nesting no configuration needs, found with PyYAML's event parser (a loop, where its
+    composer and constructor recurse a level at a time: a few hundred ``[`` would overflow
+    Python's stack)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return Problem(f"YAML nested deeper than {MAX_DEPTH} levels",
+                                   line=event.start_mark.line + 1)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:  # the load itself words it
+        return None
+    return None
 
 
 def _syntax(exc: yaml.YAMLError, text: str) -> Problem:
@@ -103,7 +126,9 @@ class _Reader:
                 continue
             key = _YAML_BOOL_KEYS.get(key, key) if isinstance(key, bool) else key
             if not isinstance(key, (str, int)):
-                self.error(knode, f"a key must be a word or a number, got {key!r}", path)
+                got = ("a list" if isinstance(key, list) else "a mapping"
+                       if isinstance(key, dict) else repr(key))  # never expand an alias bomb
+                self.error(knode, f"a key must be a word or a number, got {got}", path)
                 continue
             if key in seen:
                 earlier = out[seen[key]][1]

@@ -153,10 +153,11 @@ class Engine(FlowCache):
     """The flow table, and the engine that runs connections in it."""
 
     def __init__(self, capacity: int, seed: bytes | None = None, *,
-                 hash: HashFn | str = HashFn.AUTO, l7_buffers: int = L7_BUFFERS) -> None:
+                 hash: HashFn | str = HashFn.AUTO, l7_buffers: int = L7_BUFFERS,
+                 prefault: bool = True) -> None:
         if seed is None:
             seed = os.urandom(16)
-        super().__init__(capacity, seed, hash=hash)
+        super().__init__(capacity, seed, hash=hash, prefault=prefault)
         out = ffi.new("eng **")
         rc = lib.eng_new(self._t, int.from_bytes(seed[:8], "little"),
                          int.from_bytes(seed[8:], "little"), out)

@@ -136,7 +136,9 @@ class FlowCache:
     """The fast path's flow cache and VIP set: a fixed number of flows, in C."""
 
     def __init__(self, capacity: int, seed: bytes | None = None, *,
-                 hash: HashFn | str = HashFn.AUTO) -> None:
+                 hash: HashFn | str = HashFn.AUTO, prefault: bool = True) -> None:
+        """``prefault=False``: memory is touched as flows arrive instead of all at creation
+        (a replay: first touches cost a fault on the packet path, but only the pages used)."""
         capacity = check_int("capacity", capacity, 1, CAPACITY_MAX)
         if capacity & (capacity - 1):
             raise ValueError(f"capacity {capacity} is not a power of two")
@@ -148,8 +150,9 @@ class FlowCache:
         if not isinstance(seed, (bytes, bytearray)) or len(seed) != 16:
             raise ValueError("seed must be 16 bytes")
         out = ffi.new("flow_table **")
-        rc = lib.flow_new(capacity, int.from_bytes(seed[:8], "little"),
-                          int.from_bytes(seed[8:], "little"), hash_fn.cid, out)
+        rc = lib.flow_new_opt(capacity, int.from_bytes(seed[:8], "little"),
+                              int.from_bytes(seed[8:], "little"), hash_fn.cid,
+                              0 if prefault else lib.FLOW_NEW_LAZY, out)
         if rc == lib.FLOW_ENOMEM:
             raise MemoryError(f"flow cache of {capacity} flows: out of memory")
         if rc != lib.FLOW_OK:

@@ -26,6 +26,9 @@ class Persistence:
         self.prefault = prefault  # tables faulted in whole when made (see CTable)
         self.tables: dict[KeyKind, PersistTable] = {}
         self.alloc_failures = 0
+        # told of each binding refused for want of room (the switch counts it on
+        # /stats/slb/maint: a persistent entry is a session-table entry on Web OS)
+        self.on_full: Callable[[], None] | None = None
         self._bindings: Callable[[], Iterable[tuple | None]] | None = None
 
     def table(self, kind: KeyKind) -> PersistTable:
@@ -64,6 +67,8 @@ class Persistence:
                              last_used=n, timeout=timeout), now=n)
         if status is Status.FULL:
             self.alloc_failures += 1
+            if self.on_full is not None:
+                self.on_full()
             return False
         return True
 

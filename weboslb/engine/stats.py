@@ -239,7 +239,7 @@ class MaintStats:
     avg_4s: float = 0.0  # "4 second average:"
     avg_64s: float = 0.0  # "64 second average:"
     terminated_sessions: int = 0  # "Terminated sessions:" (real failed, graceful off)
-    allocation_failures: int = 0  # "Allocation failures:" (session table full)
+    allocation_failures: int = 0  # "Allocation failures:" (session or persistence table full)
     udp_datagrams: int = 0  # "UDP datagrams:" (UDP to a VIP without UDP balancing)
     non_tcp_ip_frames: int = 0  # "Non TCP/IP frames:"
     non_ip_frames: int = 0  # "Non IP frames:"

@@ -30,7 +30,9 @@ from weboslb.engine.fastpath import NO_REAL
 from weboslb.engine.handover import event_of, session_of
 from weboslb.engine.persist import DEFAULT_CAPACITY, Persistence
 from weboslb.engine.services import PORT_9_SP, RealView, Services, ServiceView
-from weboslb.engine.session import HALF_OPEN_SWEEPS, Session, SessionTable, TcpState
+from weboslb.engine.session import (
+    HALF_OPEN_SWEEPS, MAX_SESSIONS, Session, SessionTable, TcpState,
+)
 from weboslb.engine.stats import Layer7Stats, MaintStats, SessionRows, VirtRows, VirtStats
 from weboslb.engine.vma import DamPorts, Matrix
 from weboslb.proto import frame as framing
@@ -73,11 +75,13 @@ class Switch:
     def __init__(self, config: Config, *, capacity: int = DEFAULT_CAPACITY,
                  seed: bytes | None = None, ingress: int = 1, frames: bool = False,
                  fastpath: bool = True, flows: int = DEFAULT_FLOWS, events: bool = True,
-                 prefault: bool = True) -> None:
+                 prefault: bool = True, sessions: int = MAX_SESSIONS) -> None:
         self.persistence = Persistence(capacity, seed=seed, prefault=prefault)
+        self.persistence.on_full = self._persistence_full
+        self._session_limit = sessions
         # the C engine runs the common connections; with frames=True every frame must be
         # rewritten, which only the slow path does
-        self.fast = Engine(flows, seed) if fastpath and not frames else None
+        self.fast = Engine(flows, seed, prefault=prefault) if fastpath and not frames else None
         self._dirty: list[Session] = []
         self.ingress = ingress
         self.frames = frames
@@ -131,7 +135,8 @@ class Switch:
         else:
             self.farm.reconfigure(config.slb)
         if self.sessions is None:
-            self.sessions = SessionTable(fastage=adv.fastage, slowage=adv.slowage)
+            self.sessions = SessionTable(fastage=adv.fastage, slowage=adv.slowage,
+                                         limit=self._session_limit)
             self.maint.maximum_sessions = self.sessions.limit
             if self.fast is not None:
                 self.sessions.remote = _EngineSessions(self)
@@ -268,6 +273,7 @@ class Switch:
         l7.aged_dbind_sessions += c.aged_dbind
         maint.no_available_real += c.no_available_real
         self.persistence.alloc_failures += c.persist_alloc_failures
+        maint.allocation_failures += c.persist_alloc_failures
         maint.current_sessions = len(self.sessions)
 
     def _note(self, i: int, act: Action, verdicts, whys, reals) -> None:
@@ -297,6 +303,9 @@ class Switch:
         else:
             act = Action(Verdict.PASS, Why.NOT_VIP, client=self._f(frame))
         return self._count(act)
+
+    def _persistence_full(self) -> None:
+        self.maint.allocation_failures += 1
 
     def _f(self, frame: bytes) -> bytes | None:
         return bytes(frame) if self.frames else None

@@ -99,6 +99,33 @@ class TableFull:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigPushed:
+    """The peer pushed its configuration (``/oper/slb/sync``): ``text``, a dump script, arrived
+    whole and authenticated.  Nothing is applied: the switch decides (``ha.configsync``)."""
+
+    ts: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigAcked:
+    """The peer acknowledged our push of ``size`` bytes: it holds the whole text."""
+
+    ts: float
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigLost:
+    """Our push of ``size`` bytes was not delivered: the session ended, the peer never
+    acknowledged it, or it could not read it."""
+
+    ts: float
+    size: int
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class VrrpTransition:
     ts: float
     vr: int  # the /cfg/l3/vrrp/vr index
@@ -109,4 +136,4 @@ class VrrpTransition:
 
 
 MirrorEvent = (PeerUp | PeerDown | Refused | AuthFailures | BulkStarted | BulkDone | Synced
-               | Ready | SplitBrain | TableFull)
+               | Ready | SplitBrain | TableFull | ConfigPushed | ConfigAcked | ConfigLost)

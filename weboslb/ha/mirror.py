@@ -18,6 +18,10 @@ The handshake (HELLO with fresh nonces, answered and confirmed) authenticates bo
 with the passphrase key and derives per-session, per-direction keys; every frame after it
 carries a sequence number bound into its MAC, so forged, replayed, reflected or damaged
 frames are counted and dropped, never applied.  See docs/mirror-protocol.md.
+
+The same link carries config sync (``/oper/slb/sync``) in either direction: ``push_config``
+sends a configuration text in CONFIG chunks until the peer acknowledges it; the receiver
+reassembles it and raises ``ConfigPushed`` — applying it is the switch's decision.
 """
 from __future__ import annotations
 
@@ -31,6 +35,9 @@ from weboslb.engine.persist import Persistence
 from weboslb.ha import auth, wire
 from weboslb.ha.events import (
     AuthFailures,
+    ConfigAcked,
+    ConfigLost,
+    ConfigPushed,
     MirrorEvent,
     PeerDown,
     PeerUp,
@@ -41,11 +48,15 @@ from weboslb.ha.events import (
 from weboslb.ha.learn import Learner
 from weboslb.ha.teach import Teacher
 from weboslb.ha.wire import (
+    CONFIG_OK,
     FRESH,
     READY,
     SYNCED,
     ZERO_NONCE,
     Ack,
+    ConfigAck,
+    ConfigChunk,
+    ConfigStatus,
     Frame,
     Heartbeat,
     Hello,
@@ -61,6 +72,9 @@ from weboslb.table.contract import KeyKind
 MAX_EVENTS = 4096  # undrained events kept (the oldest are dropped and counted)
 REPLAY_WINDOW = 64  # frames a reordering link may deliver late and still be accepted
 UPDATE_MAX = 60
+CONFIG_SENDS = 5  # transmissions of an unacknowledged push before it is given up
+CONFIG_DONE = 8  # completed incoming pushes remembered, to acknowledge a resend again
+CONFIG_PIECES = 1024  # disjoint pieces an incoming push may be in before it is dropped
 
 
 class State(enum.Enum):
@@ -110,6 +124,9 @@ class MirrorStats:
     bytes_in: int = 0
     heartbeats: int = 0
     junk_bytes: int = 0
+    configs_sent: int = 0  # configuration pushes started (push_config)
+    configs_acked: int = 0  # ... that the peer acknowledged
+    configs_received: int = 0  # configuration pushes received whole
     events_lost: int = 0
     # bad_mac, replay, malformed, version, no_session, refused, not_learner, gap,
     # table_full
@@ -141,6 +158,45 @@ class _Session:
             return False
         self.rx_seen |= 1 << back
         return True
+
+
+@dataclass(slots=True)
+class _Push:
+    """Our configuration push, sent again every ``rto`` (doubling) until acknowledged."""
+
+    push: int
+    chunks: list[ConfigChunk]
+    size: int
+    due: float
+    rto: float
+    sends: int = 0
+
+
+@dataclass(slots=True)
+class _Assembly:
+    """A configuration push being received: chunks land at their offsets, in any order."""
+
+    push: int
+    total: int
+    buf: bytearray
+    have: list[tuple[int, int]] = field(default_factory=list)  # covered spans, merged
+
+    def add(self, offset: int, data: bytes) -> bool:
+        """Place a chunk; False if the push is scattered in too many pieces."""
+        end = offset + len(data)
+        self.buf[offset:end] = data
+        merged: list[tuple[int, int]] = []
+        for lo, hi in sorted([*self.have, (offset, end)]):
+            if merged and lo <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        self.have = merged
+        return len(merged) <= CONFIG_PIECES
+
+    @property
+    def complete(self) -> bool:
+        return self.have == [(0, self.total)]
 
 
 class MirrorPeer:
@@ -193,6 +249,9 @@ class MirrorPeer:
         self._refusal: tuple[str, str, bool] | None = None
         self._auth_failures = 0
         self._auth_reported: float | None = None
+        self._push: _Push | None = None  # our configuration push awaiting its ack
+        self._assembly: _Assembly | None = None  # the peer's push being received
+        self._config_done: dict[int, ConfigStatus] = {}  # recent pushes received whole
 
     # ---- what the switch reads ------------------------------------------------------------
 
@@ -258,7 +317,7 @@ class MirrorPeer:
     # ---- what the switch tells it ---------------------------------------------------------
 
     def connection_made(self, now: float) -> None:
-        self._drop_session()
+        self._drop_session(now)
         self._deframer.reset()
         self._out.clear()
         self._begin(now)
@@ -269,7 +328,7 @@ class MirrorPeer:
     def connection_lost(self, now: float) -> None:
         if self._session is not None:
             self._events.append(PeerDown(now, "connection lost"))
-        self._drop_session()
+        self._drop_session(now)
         self._deframer.reset()
         self._out.clear()
         self._link = State.DOWN
@@ -293,6 +352,32 @@ class MirrorPeer:
         self.teacher.stop()
         self.learner.reset()
         self._rehandshake(now)
+
+    def push_config(self, text: str, now: float) -> tuple[bool, str]:
+        """Send a configuration (a dump script) to the peer, in either role, over the
+        established session: (True, what was queued) or (False, why not).  It is resent until
+        acknowledged (``ConfigAcked``) or given up (``ConfigLost``); a new push replaces one
+        still unacknowledged."""
+        s = self._session
+        if s is None:
+            return False, f"no session with the peer (mirror {self.state.value})"
+        if not s.peer_flags & CONFIG_OK:
+            return False, "the peer does not take configuration pushes (older software)"
+        data = text.encode()
+        if not 0 < len(data) <= wire.MAX_CONFIG:
+            return False, (f"a push carries 1..{wire.MAX_CONFIG} bytes "
+                           f"({wire.MAX_CONFIG >> 20} MiB); this configuration is {len(data)}")
+        replaced = self._push
+        if replaced is not None:
+            self._events.append(ConfigLost(now, replaced.size, "replaced by a newer push"))
+        push = self._rand_u64()
+        self._push = _Push(push, wire.config_chunks(push, data), len(data), now,
+                           self.timers.rto)
+        self.stats.configs_sent += 1
+        self._send_push(now)
+        n = len(self._push.chunks)
+        return True, (f"{len(data)} bytes in {n} frame{'s' * (n != 1)}"
+                      + ("; replaces an unacknowledged push" if replaced else ""))
 
     def request_resync(self, now: float) -> bool:
         """Standby: ask the active for a fresh bulk copy (its table was cleared, or is
@@ -338,7 +423,7 @@ class MirrorPeer:
             return
         if now - self._last_rx > self.timers.dead:
             self._events.append(PeerDown(now, f"no frame for {now - self._last_rx:g} s"))
-            self._drop_session()
+            self._drop_session(now)
             self._deframer.reset()
             self._link = State.DOWN
             self._nonce = self._random(wire.NONCE_LEN)
@@ -347,6 +432,14 @@ class MirrorPeer:
         if s.plan in (Plan.TEACH, Plan.TEACH_LESSON):
             self.teacher.produce(now)
         self._send_stream(now)
+        p = self._push
+        if p is not None and now >= p.due:
+            if p.sends >= CONFIG_SENDS:
+                self._events.append(ConfigLost(now, p.size, f"no acknowledgement after "
+                                                            f"{p.sends} sends"))
+                self._push = None
+            else:
+                self._send_push(now)
         if now - self._last_tx >= self.timers.heartbeat:
             self.stats.heartbeats += 1
             self._send(now, Heartbeat(self._role, self._flags()))
@@ -361,7 +454,7 @@ class MirrorPeer:
                 self._learn_deadline = now + self.timers.learn_timeout
 
     def _flags(self) -> int:
-        flags = FRESH if self._fresh else 0
+        flags = CONFIG_OK | (FRESH if self._fresh else 0)
         if self._role is Role.ACTIVE and self._ready:
             flags |= READY
         if self._role is Role.STANDBY and self.learner.synced:
@@ -381,7 +474,7 @@ class MirrorPeer:
         """A role change: renegotiate so both sides plan with the new roles."""
         if self._link is State.IDLE:
             return
-        self._drop_session()
+        self._drop_session(now)
         self._link = State.HELLO
         self._nonce = self._random(wire.NONCE_LEN)
         self._send_hello(now, ZERO_NONCE)
@@ -439,8 +532,15 @@ class MirrorPeer:
         self._refusal = None
         self.stats.sessions += 1
 
-    def _drop_session(self) -> None:
+    def _drop_session(self, now: float) -> None:
         self._session = None
+        if self._push is not None:
+            self._events.append(ConfigLost(now, self._push.size,
+                                           "the session with the peer ended before it "
+                                           "acknowledged the push"))
+            self._push = None
+        self._assembly = None
+        self._config_done.clear()
 
     # ---- planning: which way does state flow? ---------------------------------------------
 
@@ -544,6 +644,10 @@ class MirrorPeer:
         elif isinstance(msg, Resync):
             if s.plan in (Plan.TEACH, Plan.TEACH_LESSON) and msg.epoch == self.teacher.epoch:
                 self.teacher.resync(now, None, "resync-request")
+        elif isinstance(msg, ConfigChunk):
+            self._on_config(msg, now)
+        elif isinstance(msg, ConfigAck):
+            self._on_config_ack(msg, now)
         else:
             self._on_stream(msg, now, ack)
 
@@ -575,6 +679,61 @@ class MirrorPeer:
                 self._set_ready(now, learned=True, why="relearnt from the standby")
                 self.learner.reset()
                 self._replan(now)
+
+    # ---- config sync ----------------------------------------------------------------------
+
+    def _send_push(self, now: float) -> None:
+        p = self._push
+        assert p is not None
+        for chunk in p.chunks:
+            self._send(now, chunk)
+        p.sends += 1
+        p.due = now + p.rto
+        p.rto = min(p.rto * 2, 60.0)
+
+    def _on_config(self, c: ConfigChunk, now: float) -> None:
+        done = self._config_done.get(c.push)
+        if done is not None:  # our acknowledgement was lost: the pusher sent it again
+            self._send(now, ConfigAck(c.push, done))
+            return
+        a = self._assembly
+        if a is None or a.push != c.push:  # a newer push supersedes a partial one
+            a = self._assembly = _Assembly(c.push, c.total, bytearray(c.total))
+        elif a.total != c.total:
+            self._drop("malformed", now)
+            return
+        if not a.add(c.offset, c.data):
+            self._assembly = None
+            self._drop("malformed", now)
+            return
+        if not a.complete:
+            return
+        self._assembly = None
+        try:
+            text = a.buf.decode("utf-8")
+        except UnicodeDecodeError:
+            status = ConfigStatus.UNREADABLE
+            self._drop("malformed", now)
+        else:
+            status = ConfigStatus.RECEIVED
+            self.stats.configs_received += 1
+            self._events.append(ConfigPushed(now, text))
+        self._config_done[c.push] = status
+        while len(self._config_done) > CONFIG_DONE:
+            del self._config_done[next(iter(self._config_done))]
+        self._send(now, ConfigAck(c.push, status))
+
+    def _on_config_ack(self, ack: ConfigAck, now: float) -> None:
+        p = self._push
+        if p is None or ack.push != p.push:
+            return  # an acknowledgement sent again, or of a push we replaced
+        self._push = None
+        if ack.status is ConfigStatus.RECEIVED:
+            self.stats.configs_acked += 1
+            self._events.append(ConfigAcked(now, p.size))
+        else:
+            self._events.append(ConfigLost(now, p.size, "the peer could not read it "
+                                                        "(not UTF-8 text)"))
 
     def _send(self, now: float, msg) -> None:
         typ, body = wire.encode(msg)

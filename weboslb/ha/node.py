@@ -10,6 +10,13 @@ does nothing at all; recovering is a restart: fresh switch, fresh mirror incarna
 relearns per the protocol), and VRRP joins once the mirror holds a complete copy (or after
 the mirror's learn timeout, when there is nobody to learn from) [I].
 
+Config sync (``/oper/slb/sync``) rides the mirror link: ``push_config`` sends the node's
+running configuration (``ha.configsync.render``); a node that receives one applies what
+``configsync.received`` makes of it through ``apply``, as running config only.  Saving it is
+the shell's business: ``on_config`` (a constructor argument or attribute) is called with each
+configuration applied from the peer, so a shell holding a ``Store`` can make it its applied
+config and save it.
+
 ``HaPair`` joins two nodes: VRRP advertisements go straight from one to the other (one
 segment), mirror bytes through two ``FaultyLink``s that ``link_down`` cuts.  Sans-IO: the
 caller owns the clock and calls ``step(now)``; nothing here reads time or touches a socket.
@@ -23,11 +30,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from weboslb.config.model import Config, Id
+from weboslb.config.store import prune
+from weboslb.config.validate import validate
 from weboslb.engine.persist import Persistence
 from weboslb.engine.switch import Switch
+from weboslb.ha import configsync
 from weboslb.ha.auth import mirror_key
 from weboslb.ha.events import (
     BulkDone,
+    ConfigAcked,
+    ConfigLost,
+    ConfigPushed,
     PeerDown,
     PeerUp,
     Ready,
@@ -88,8 +101,9 @@ class Node:
 
     def __init__(self, name: str, switch_id: int, config: Config, *,
                  make_switch: Callable[[Config], Switch] = Switch, timers: Timers = TIMERS,
-                 seed: int = 0) -> None:
+                 seed: int = 0, on_config: Callable[[Config], None] | None = None) -> None:
         self.name = name
+        self.on_config = on_config  # called with each configuration applied from the peer
         self.switch_id = switch_id
         self.make_switch = make_switch
         self.timers = timers
@@ -198,6 +212,28 @@ class Node:
         self.note(now, "configuration applied")
         self.settle(now)
 
+    def push_config(self, now: float) -> str:
+        """``/oper/slb/sync``: send the running configuration to the peer over the mirror
+        link; one line for the console saying where it went or why it did not."""
+        peer = self.peer_addr
+        where = f"peer {peer}" if peer else "the peer"
+        if self.failed:
+            return f"configuration not sent to {where}: the switch is down"
+        if self.mirror is None:
+            return (f"configuration not sent to {where}: the mirror link is off "
+                    f"(/cfg/slb/sync/state dis)")
+        ok, why = self.mirror.push_config(configsync.render(self.config), now)
+        line = f"configuration sent to {where} ({why})" if ok else \
+            f"configuration not sent to {where}: {why}"
+        self.note(now, line)
+        return line
+
+    @property
+    def peer_addr(self) -> str | None:
+        """The first enabled ``/cfg/slb/sync/peer``: where the mirror link goes."""
+        return next((p.addr for _, p in sorted(self.config.slb.sync.peer.items())
+                     if p.ena and p.addr), None)
+
     def set_real(self, real: Id, up: bool, now: float) -> bool:
         """The real's operational state on this switch (a failed server, a failed health
         check); False if the config has no such real.  Tracked by VRRP (``track reals``)."""
@@ -255,18 +291,45 @@ class Node:
                 self.active = False
                 if self.mirror is not None:
                     self.mirror.demote(now)
+        pushed: list[str] = []
         if self.mirror is not None:
             for ev in self.mirror.drain_events():
+                if isinstance(ev, ConfigPushed):
+                    pushed.append(ev.text)
+                    continue
                 text = _mirror_text(ev)
                 if text:
                     self.note(ev.ts, text)
         self._join(now)
         self._standby()
+        for text in pushed:
+            self._take_config(text, now)
 
     def note(self, ts: float, text: str) -> None:
         self.notes.append(Note(ts, self.name, text))
 
     # ---- inside --------------------------------------------------------------------------------
+
+    def _take_config(self, text: str, now: float) -> None:
+        """A configuration the peer pushed: merged with ours, validated as ``apply`` would,
+        then run (not saved)."""
+        try:
+            pushed = configsync.parse(text)
+        except configsync.ConfigSyncError as e:
+            self.note(now, f"configuration received from peer: not applied: {e}")
+            return
+        merged, lines = configsync.received(self.config, pushed)
+        errors = [p for p in prune(merged) + validate(merged) if p.error]
+        if errors:
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            self.note(now, f"configuration received from peer: not applied: {errors[0]}{more}")
+            return
+        self.note(now, "configuration received from peer: applied; not saved")
+        for line in lines:
+            self.note(now, f"config sync: {line}")
+        self.apply(merged, now)
+        if self.on_config is not None:
+            self.on_config(merged)
 
     def _make_mirror(self) -> MirrorPeer | None:
         sync = self.config.slb.sync
@@ -373,6 +436,12 @@ class HaPair:
                     out[vip] = n
         return out
 
+    def push_config(self, node: Node, now: float) -> str:
+        """``/oper/slb/sync`` on ``node``: the push travels (and is applied) at once."""
+        line = node.push_config(now)
+        self._exchange(now)
+        return line
+
     # ---- faults ----------------------------------------------------------------------------------
 
     def fail(self, node: Node, now: float) -> None:
@@ -473,6 +542,10 @@ def _mirror_text(ev) -> str | None:
         return "mirror: both switches claim the active role (split brain)"
     if isinstance(ev, TableFull):
         return f"mirror: {ev.count} {ev.kind.label} entries refused (table full)"
+    if isinstance(ev, ConfigAcked):
+        return f"configuration push acknowledged by the peer ({ev.size} bytes)"
+    if isinstance(ev, ConfigLost):
+        return f"configuration push not delivered: {ev.why}"
     if isinstance(ev, BulkDone) and ev.swept:
         return f"mirror bulk {ev.kind.label}: {ev.swept} stale entries swept"
     return None

@@ -69,7 +69,7 @@ class Teacher:
         self.window = window
         self.budget = budget
         self.rto_min = rto / 5
-        self.rto = rto  # adapts to the measured round trip (RFC 6298)
+        self.rto = self.rto_init = rto  # adapts to the measured round trip (RFC 6298)
         self._srtt: float | None = None
         self._rttvar = 0.0
         self.events = events
@@ -250,7 +250,9 @@ class Teacher:
 
     def _acked_upto(self, dseq: int, now: float) -> None:
         sample = None
+        advanced = False
         while self.unacked and self.unacked[0].msg.dseq < dseq:
+            advanced = True
             out = self.unacked.popleft()
             if not out.resent and out.sent_at is not None:
                 sample = now - out.sent_at
@@ -265,6 +267,13 @@ class Teacher:
                 self.acked.apply(out.msg)
         if sample is not None:
             self._measure(sample)
+        elif advanced:
+            # the link delivers again: drop the timeout's back-off.  Karn's rule gives no
+            # sample from a resent message, and on a lossy link nearly every window is
+            # resent: a back-off kept until the next sample grew to a minute and stalled a
+            # bulk copy on a link losing a third of its frames
+            self.rto = self.rto_init if self._srtt is None else \
+                min(60.0, max(self.rto_min, self._srtt + 4 * self._rttvar))
 
     def _measure(self, rtt: float) -> None:
         if self._srtt is None:

@@ -31,6 +31,7 @@ MAX_FRAME = HEADER_LEN + MAX_BODY + MAC_LEN
 NONCE_LEN = 16
 ZERO_NONCE = bytes(NONCE_LEN)
 MAX_TEXT = 200  # bytes of a refusal's text
+MAX_CONFIG = 4 << 20  # 4 MiB: the largest configuration a push may carry
 
 
 class WireError(ValueError):
@@ -48,6 +49,8 @@ class Msg(enum.IntEnum):
     HEARTBEAT = 3
     ACK = 4
     RESYNC = 5
+    CONFIG = 6  # a chunk of a pushed configuration (/oper/slb/sync)
+    CONFIG_ACK = 7  # the whole push arrived
     START = 16  # stream messages (16..20) carry an epoch and a stream sequence number
     BULK_BEGIN = 17
     RECORDS = 18
@@ -86,6 +89,7 @@ class RefuseReason(enum.IntEnum):
 FRESH = 0x01  # started with empty tables and has neither learnt a full table nor served
 READY = 0x02  # an active that may serve
 SYNCED = 0x04  # a standby holding a complete copy of the active's table
+CONFIG_OK = 0x08  # takes configuration pushes (CONFIG); a peer without it would drop them
 
 # ---- frames ---------------------------------------------------------------------------------
 
@@ -165,8 +169,10 @@ class Deframer:
             problem = None
             msg = _MSG.get(typ)
             if version != VERSION:
-                problem = WireError("version", f"protocol version {version}; this switch "
-                                               f"speaks {VERSION}")
+                # only a hello names the peer's version; any other frame is just garbage
+                # (and must not make an unauthenticated sender look like a refusing peer)
+                problem = WireError("version" if typ == Msg.HELLO else "malformed",
+                                    f"protocol version {version}; this switch speaks {VERSION}")
             elif length > MAX_BODY:
                 problem = WireError("malformed", f"body length {length} exceeds {MAX_BODY}")
             elif msg is None:
@@ -229,6 +235,9 @@ _START = struct.Struct(">QQB")
 _KIND = struct.Struct(">QQB")
 _RECORDS = struct.Struct(">QQBBII")  # epoch, dseq, kind, flags, count, held
 _BULK_END = struct.Struct(">QQBI")
+_CONFIG = struct.Struct(">QII")  # push id, total length, offset of this chunk
+_CONFIG_ACK = struct.Struct(">QB")  # push id, status
+CONFIG_CHUNK = MAX_BODY - _CONFIG.size  # configuration bytes a CONFIG frame carries at most
 NAK = 0x01  # ack flag: a stream message was missing; resend from next_dseq
 LESSON_END = 0x01  # start flag: the learner taught this teacher its table; no bulk follows
 BULK = 0x01  # records flag: bulk copies (an incremental update of the same key wins)
@@ -330,12 +339,44 @@ class Synced:
     dseq: int
 
 
-Message = Hello | Refuse | Heartbeat | Ack | Resync | Start | BulkBegin | Records | BulkEnd | Synced
+@dataclass(frozen=True, slots=True)
+class ConfigChunk:
+    """Bytes ``offset`` .. ``offset + len(data)`` of push ``push``'s ``total``-byte
+    configuration text (UTF-8 dump script)."""
+
+    push: int
+    total: int
+    offset: int
+    data: bytes
+
+
+class ConfigStatus(enum.IntEnum):
+    RECEIVED = 0  # every byte arrived; the receiving switch decides what to apply
+    UNREADABLE = 1  # the bytes are not UTF-8 text: nothing was handed on
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigAck:
+    push: int
+    status: ConfigStatus = ConfigStatus.RECEIVED
+
+
+def config_chunks(push: int, data: bytes) -> list[ConfigChunk]:
+    """A configuration cut into CONFIG messages (``ValueError`` beyond ``MAX_CONFIG``)."""
+    if not 0 < len(data) <= MAX_CONFIG:
+        raise ValueError(f"a pushed configuration is 1..{MAX_CONFIG} bytes, not {len(data)}")
+    return [ConfigChunk(push, len(data), off, data[off:off + CONFIG_CHUNK])
+            for off in range(0, len(data), CONFIG_CHUNK)]
+
+
+Message = (Hello | Refuse | Heartbeat | Ack | Resync | Start | BulkBegin | Records | BulkEnd
+           | Synced | ConfigChunk | ConfigAck)
 StreamMessage = Start | BulkBegin | Records | BulkEnd | Synced
 
 _KINDS = {k.cid: k for k in KeyKind}
 _ROLES = {r.value: r for r in Role}
 _REASONS = {r.value: r for r in RefuseReason}
+_STATUSES = {s.value: s for s in ConfigStatus}
 
 # ---- records --------------------------------------------------------------------------------
 
@@ -433,6 +474,10 @@ def encode(msg: Message) -> tuple[Msg, bytes]:
         return Msg.BULK_END, _BULK_END.pack(msg.epoch, msg.dseq, msg.kind.cid, msg.count)
     if isinstance(msg, Synced):
         return Msg.SYNCED, _STREAM.pack(msg.epoch, msg.dseq)
+    if isinstance(msg, ConfigChunk):
+        return Msg.CONFIG, _CONFIG.pack(msg.push, msg.total, msg.offset) + msg.data
+    if isinstance(msg, ConfigAck):
+        return Msg.CONFIG_ACK, _CONFIG_ACK.pack(msg.push, msg.status)
     raise TypeError(f"not a mirror message: {type(msg).__name__}")
 
 
@@ -510,6 +555,20 @@ def decode(typ: Msg, body: bytes) -> Message:
         return BulkEnd(epoch, dseq, _kind(cid), count)
     if typ is Msg.SYNCED:
         return Synced(*_exact(body, _STREAM, "synced"))
+    if typ is Msg.CONFIG:
+        if len(body) <= _CONFIG.size:
+            raise WireError("malformed", "config body without configuration bytes")
+        push, total, offset = _CONFIG.unpack_from(body)
+        data = body[_CONFIG.size:]
+        if not push or total > MAX_CONFIG or offset + len(data) > total:
+            raise WireError("malformed", f"config chunk {offset}+{len(data)} of a "
+                                         f"{total}-byte push (at most {MAX_CONFIG})")
+        return ConfigChunk(push, total, offset, data)
+    if typ is Msg.CONFIG_ACK:
+        push, status = _exact(body, _CONFIG_ACK, "config ack")
+        if not push or status not in _STATUSES:
+            raise WireError("malformed", f"config ack status {status}")
+        return ConfigAck(push, _STATUSES[status])
     raise WireError("malformed", f"unknown message type {typ}")
 
 

@@ -22,6 +22,7 @@ from itertools import repeat
 from operator import add, lt
 
 from weboslb.io import pcapng
+from weboslb.io.cwalk import total
 from weboslb.io.pcap import HEADER_LEN, MAGICS, RECORD_LEN, Interface, PcapWalker
 from weboslb.io.pcapng import MAX_BLOCK, PcapngWalker
 
@@ -82,6 +83,11 @@ class Batch:
         if isinstance(starts, int):
             return array("Q", map(add, self.offsets, repeat(starts)))
         return starts
+
+    @property
+    def wire_bytes(self) -> int:
+        """The frames' bytes on the wire, all told."""
+        return total(self.wire_lengths)
 
     def link(self, i: int) -> int:
         links = self.links

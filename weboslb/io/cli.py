@@ -81,8 +81,11 @@ def run_replay(args) -> int:
                                                     args.scenario, args.update))
     run = _pair_run(args, config, name) if pair else None
     bar = None if args.quiet else Bar(sys.stderr)
+    # one row a connection is kept only for a report that lists them: a capture of a flood
+    # would otherwise cost memory in proportion to its connections (KBs each)
+    rows = pair or args.report_json is not None or args.report_html is not None
     options = rp.Options(capacity=args.capacity, step=args.step, out_pcap=args.out_pcap,
-                         progress=bar)
+                         progress=bar, connections=rows)
     try:
         result = rp.replay(config, args.captures, config_name=name, options=options) \
             if run is None else run(options)

@@ -33,6 +33,17 @@ def buffer_of(buf, end: int):
     return cbuf
 
 
+def total(column: array) -> int:
+    """The sum of a ``uint32`` column (``I``), in C."""
+    if not column:
+        return 0
+    view = ffi.from_buffer("uint32_t[]", column)
+    try:
+        return lib.cw_sum32(view, len(column))
+    finally:
+        ffi.release(view)
+
+
 def fill(cols: Columns, limit: int, framed: bool, smallest: int, end: int, state: Any,
          step: Callable[[object], int]) -> int:
     """Run ``step(c_cols)``, a C walk from ``state.pos`` (``state`` is its ``struct cw_pcap``

@@ -661,6 +661,7 @@ def _merge(summary: dict, parts: list[tuple[dict, bool]]) -> None:
             agg["hit"] += c["hit"]
     summary["reasons"] = dict(sorted(reasons.items()))
     summary["persistence"] = {m: persistence[m] for m in PBINDS if m in persistence}
+    summary["layer7"] = {k: sum(p["layer7"][k] for p, _ in parts) for k in summary["layer7"]}
     for rid, r in summary["reals"].items():
         r["sessions"] = sum(p["reals"].get(rid, {}).get("sessions", 0) for p, _ in parts)
         r["bytes"] = sum(p["reals"].get(rid, {}).get("bytes", 0) for p, _ in parts)

@@ -36,8 +36,8 @@ class Options:
     step: float = 1.0  # seconds of capture time between timeline samples
     out_pcap: Path | None = None  # directory for the client- and server-side views
     connections: bool = True  # keep the per-connection ledger (the JSON report needs it)
-    # persistence tables faulted in whole when made: a replay's big tables mostly stay empty,
-    # so it lets their memory be touched as entries arrive
+    # persistence tables and the flow table faulted in whole when made: a replay's big tables
+    # mostly stay empty, so it lets their memory be touched as entries and flows arrive
     prefault: bool = False
     progress: Progress | None = None
     seed: bytes | None = None
@@ -158,7 +158,7 @@ class Replayer:
             self._next_sample = self.first + self.opts.step
             self._sample(self.first)
         self.packets += n
-        self.bytes += sum(batch.wire_lengths)
+        self.bytes += batch.wire_bytes
         self.last = batch.times[n - 1]
 
     def feed(self, batch: Batch, start: int, stop: int, views: Views | None = None) -> None:

@@ -65,7 +65,11 @@ def summarize(switch: Switch, facts: RunFacts, connections: int) -> dict:
         "persistence": persistence(switch.counts),
         # every entry of the table is persistent (mirrored): the capacity is per key kind
         "table": {"entries": len(table), "persistent": len(table),
-                  "capacity": table.capacity * max(1, len(table.tables))},
+                  "capacity": table.capacity * max(1, len(table.tables)),
+                  "alloc_failures": table.alloc_failures},
+        # first requests delayed binding could not read: balanced by the metric alone
+        "layer7": {"unparsed_requests": switch.counts.get("layer7 unparsed requests", 0),
+                   "requests_too_long": switch.layer7.requests_too_long},
         "errors": list(facts.errors),
     }
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import ipaddress
 import os
+from copy import deepcopy
 from pathlib import Path
 
 from weboslb.engine.persist import DEFAULT_CAPACITY
@@ -108,6 +109,16 @@ def run(args: argparse.Namespace) -> int:
                 proc.log(str(exc))
 
     proc.replay_done = done
+
+    def pushed(cfg) -> None:
+        """A configuration the peer pushed (/oper/slb/sync) runs here, unsaved; pending
+        edits of this console survive it."""
+        keep = rt.store.changed
+        rt.store.applied = deepcopy(cfg)
+        if not keep:
+            rt.store.pending = deepcopy(cfg)
+
+    node.on_config = pushed
     if not args.no_console:
         from weboslb.cli.app import open_history
 

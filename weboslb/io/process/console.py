@@ -44,6 +44,7 @@ class NodeRuntime(Runtime):
         self.node.fail(now)
         self.node.config = self.store.applied
         self.node.recover(now)
+        self.node.retired.clear()  # a replay keeps them for its report; a process has none
         self.switch = self.node.switch
         self.oper_disabled.clear()
 
