@@ -19,7 +19,8 @@
  *             instant it expires - and its entry number, so a hit reads one cache line (the
  *             home bucket's, for six keys in seven at 3/4 load).
  *     entries capacity 16-byte records holding the rest (created, timeout, SP, flags) and
- *             the position of their slot.
+ *             the position of their slot.  A lazy table's slots start as 4 buckets and
+ *             double as entries arrive (rebuilt from the old slots), up to the same size.
  *
  * In both, entries never move and freed ones form a LIFO list, so an entry's number is a
  * stable handle and storage order is the same whatever the layout; the journal is a ring of
@@ -58,6 +59,7 @@ enum {
     DEFER4_HI = 64,         /* ring of DEFER4_CAP; from DEFER4_HI waiting, the oldest are */
     DEFER4_LO = 32,         /* taken up until DEFER4_LO wait (see lookup4) */
     INDEX_FIRST = 16,       /* index slots a lazy table starts with (it doubles from there) */
+    BUCKETS_FIRST = 4,      /* IPv4 buckets a lazy table starts with (the same: they double) */
     F_MASK_IN = PST_F_PERSIST | PST_F_USER
 };
 
@@ -119,6 +121,8 @@ struct pst_table {
     uint32_t jsz;           /* journal record size */
     uint64_t capacity, imask, idx_mask;
     uint64_t nb, nslots;    /* IPv4 layout: buckets of 4 slots, slots */
+    uint64_t nb_max;        /* IPv4 layout: buckets at the full size, 5/16 x capacity */
+    uint64_t room4;         /* IPv4 layout: entries the slots hold before they must grow */
     uint64_t imax;          /* the index's mask at its full size: 2 x capacity - 1 */
     uint64_t seed[2];
     uint32_t *index;        /* index layout */
@@ -131,7 +135,7 @@ struct pst_table {
     uint64_t free_head;     /* entry number + 1 of the first free entry, 0: none */
     uint64_t count, n_persist;
     uint64_t expire_hand, evict_hand;
-    uint64_t moves;         /* IPv4 layout: slot removals, which move other slots */
+    uint64_t moves;         /* IPv4 layout: slot removals and growths, which move slots */
 
     uint64_t jcap, jmask, jhead, jfloor;    /* records held: (max(jfloor, jhead-jcap), jhead] */
 
@@ -464,6 +468,45 @@ static void slot4_remove(pst_table *t, uint64_t hole)
     t->slots[hole].w0 = t->slots[hole].w1 = 0;
 }
 
+/* Entries nb buckets hold before they must grow: load 3/4 while they can, every entry at the
+ * full size (5/4 x capacity slots: one is always empty). */
+static uint64_t room4_of(const pst_table *t)
+{
+    return t->nb < t->nb_max ? 3 * t->nb : t->capacity;
+}
+
+/* Double a lazy table's buckets (up to nb_max), rebuilt from the old slots; slots move, so
+ * t->moves counts it.  -1: at the full size already, or out of memory (the old slots stay). */
+static int slots_grow(pst_table *t)
+{
+    if (t->nb >= t->nb_max)
+        return -1;
+    uint64_t nb = 2 * t->nb < t->nb_max ? 2 * t->nb : t->nb_max;
+    size_t bytes = (size_t)(4 * nb) * sizeof(slot4_t);
+    slot4_t *slots = pst_mem_alloc_opt(bytes, 0), *old = t->slots;
+    if (slots == NULL)
+        return -1;
+    uint64_t old_n = t->nslots;
+    size_t old_bytes = t->index_bytes;
+    t->slots = slots;
+    t->nb = nb;
+    t->nslots = 4 * nb;
+    t->index_bytes = bytes;
+    t->room4 = room4_of(t);
+    t->moves++;
+    for (uint64_t pos = 0; pos < old_n; pos++) {
+        slot4_t s = old[pos];
+        if (s.w1 == 0)
+            continue;
+        int found;
+        uint64_t at = scan4(t, home4(t, hash_slot4(t, s.w0)), s.w0 & S4_KV, &found);
+        t->slots[at] = s;
+        ent(t, (s.w1 & S4_EMASK) - 1)->slot = (uint32_t)at + 1;
+    }
+    pst_mem_free(old, old_bytes);
+    return 0;
+}
+
 /* ---- the index ------------------------------------------------------------------------- */
 
 /* Index position holding (vsvc, key), or -1; *idx gets its entry number. */
@@ -720,6 +763,12 @@ static int64_t entry_alloc(pst_table *t, uint32_t now)
         t->alloc_failures++;
         return -1;
     }
+    /* the same for a lazy table's IPv4 slots, which keep an empty one (ending every probe) */
+    if (t->nb < t->nb_max && t->count + 1 > t->room4 && slots_grow(t) != 0 &&
+        t->count + 2 > t->nslots) {
+        t->alloc_failures++;
+        return -1;
+    }
     if (t->free_head)
         return free_pop(t);
     if (t->hw < t->capacity)
@@ -816,8 +865,11 @@ int pst_new(const pst_params *p, pst_table **out)
     if (t->v4) {
         /* 5/4 x capacity slots in buckets of 4: at least one always empty */
         t->esz = HDR4;
-        t->nb = (5 * p->capacity + 15) / 16;
+        t->nb_max = (5 * p->capacity + 15) / 16;
+        t->nb = (p->flags & PST_NEW_LAZY) && t->nb_max > BUCKETS_FIRST ? BUCKETS_FIRST
+                                                                        : t->nb_max;
         t->nslots = 4 * t->nb;
+        t->room4 = room4_of(t);
         t->index_bytes = (size_t)t->nslots * sizeof(slot4_t);
     } else {
         t->esz = (HDR + t->kw + 3) & ~3u;
@@ -1218,7 +1270,7 @@ static __attribute__((noinline)) int get_or_create_slow(pst_table *t, uint64_t h
  * stage B still decides unless a slot was removed since (they move) or another key took it:
  * then the probe starts over from home, which also sees keys inserted earlier in the batch.
  * A new key with a free entry is written inline, slot then entry; everything else (expired
- * keys, a full table) takes the general path.
+ * keys, a full table, a lazy table's slots that must grow) takes the general path.
  */
 HOT int64_t create4(pst_table *t, const pst_keys *k, const pst_vals *v, uint32_t now,
                     uint16_t *out_real, int8_t *out_status, const int aes)
@@ -1228,7 +1280,7 @@ HOT int64_t create4(pst_table *t, const pst_keys *k, const pst_vals *v, uint32_t
         int64_t pos;        /* the slot that decided the probe in stage B, or -1 */
     } ring[RING];
     uint64_t done = 0;
-    slot4_t *const slots = t->slots;
+    slot4_t *slots = t->slots;      /* reread after the general path: the slots may grow */
     const size_t n = k->n, depth = CREATE_A + CREATE_B;
     for (size_t i = 0; i < n + depth; i++) {
         if (i < n) {
@@ -1273,7 +1325,7 @@ HOT int64_t create4(pst_table *t, const pst_keys *k, const pst_vals *v, uint32_t
         if (found && alive(t, e = ent(t, (slots[at].w1 & S4_EMASK) - 1), now)) {
             out_real[j] = (uint16_t)(slots[at].w0 >> 48);
             st = touch(t, e, now, timeout);
-        } else if (!found && (t->free_head || t->hw < t->capacity)) {
+        } else if (!found && t->count < t->room4 && (t->free_head || t->hw < t->capacity)) {
             const uint64_t idx = t->free_head ? (uint64_t)free_pop(t) : t->hw++;
             e = ent(t, idx);
             slots[at].w0 = kv | (uint64_t)real << 48;
@@ -1299,6 +1351,7 @@ HOT int64_t create4(pst_table *t, const pst_keys *k, const pst_vals *v, uint32_t
         } else {
             st = get_or_create_slow(t, h, vsvc, key, real, sp, timeout, v->flags, now,
                                     &out_real[j]);
+            slots = t->slots;
         }
         out_status[j] = (int8_t)st;
         done += st == PST_CREATED;

@@ -31,7 +31,7 @@ static size_t draw_key(uint32_t kind, uint8_t *out)
 static void run_kind(uint32_t kind, int steps)
 {
     size_t w = pst_key_width(kind);
-    /* a lazy table's index grows from 16 slots: twice with 64 entries */
+    /* a lazy table grows from 16 index slots (IPv4: 4 buckets): twice or more with 64 entries */
     pst_params p = {.kind = kind, .policy = (uint32_t)(rnd() % 2),
                     .capacity = rnd() % 2 ? 16 : 64,
                     .hash = pst_aes_available() ? (uint32_t)(1 + rnd() % 2) : PST_HASH_SIPHASH,
