@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #define HUGE_ALIGN ((size_t)2 << 20)
+#define CACHE_LINE 64
 
 static void prefault(char *p, size_t size)
 {
@@ -38,11 +39,11 @@ void *pst_mem_alloc_opt(size_t size, int fault_in)
     if (size == 0)
         size = 1;
     if (size < HUGE_ALIGN) {
-        if (!fault_in)
-            return calloc(1, size);
-        char *p = malloc(size);
-        if (p != NULL)
-            memset(p, 0, size); /* calloc may hand out untouched zero pages */
+        /* aligned to a cache line: the IPv4 table's buckets are lines */
+        void *p;
+        if (posix_memalign(&p, CACHE_LINE, size) != 0)
+            return NULL;
+        memset(p, 0, size);     /* zeroed either way; small, so faulted in either way */
         return p;
     }
     size = (size + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);

@@ -31,8 +31,9 @@ def test_json_records_cover_every_table_op_and_key():
                     if d["table"] == "dict" and d["op"] == r["op"] and d["key"] == r["key"])
         assert r["ratio_vs_dict"] == pytest.approx(base["ns_per_op"] / r["ns_per_op"])
     c = next(r for r in records if r["table"] == "c-batch" and r["key"] == "ipv4")
-    # a 2048-entry IPv4 table: 24-byte entries, a 4-byte index slot per half entry, journal
-    assert c["bytes_per_entry"] == pytest.approx((2048 * 24 + 4096 * 4 + 1024 * 16) / 2000)
+    # a 2048-entry IPv4 table: 5/4 x 2048 16-byte slots, 16-byte entries, a journal of 1024
+    # 8-byte records
+    assert c["bytes_per_entry"] == pytest.approx((2560 * 16 + 2048 * 16 + 1024 * 8) / 2000)
 
 
 def test_quick_text_report():

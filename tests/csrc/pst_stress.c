@@ -15,7 +15,8 @@
 #define STRESS_NAME "pst_stress"
 #include "stress.h"
 
-/* A key of random length drawn from a small pool, so that keys repeat. */
+/* A key of random length drawn from a small pool, so that keys repeat; one of them all zero
+ * bytes (0.0.0.0 looks like an empty slot's key). */
 static size_t draw_key(uint32_t kind, uint8_t *out)
 {
     size_t w = pst_key_width(kind), lo = pst_key_min(kind);
@@ -23,14 +24,14 @@ static size_t draw_key(uint32_t kind, uint8_t *out)
     size_t len = lo == w ? w : lo + (size_t)(r % (w - lo + 1));
     memset(out, 0, w);
     for (size_t i = 0; i < len; i++)
-        out[i] = (uint8_t)(r * 31 + i);
+        out[i] = r ? (uint8_t)(r * 31 + i) : 0;
     return len;
 }
 
 static void run_kind(uint32_t kind, int steps)
 {
     size_t w = pst_key_width(kind);
-    /* a lazy table's index grows from 16 slots: twice with 64 entries */
+    /* a lazy table grows from 16 index slots (IPv4: 4 buckets): twice or more with 64 entries */
     pst_params p = {.kind = kind, .policy = (uint32_t)(rnd() % 2),
                     .capacity = rnd() % 2 ? 16 : 64,
                     .hash = pst_aes_available() ? (uint32_t)(1 + rnd() % 2) : PST_HASH_SIPHASH,
@@ -123,6 +124,49 @@ static void run_kind(uint32_t kind, int steps)
     pst_free(t);
 }
 
+/* Big batches into a nearly full table: long probes, keys displaced past their home bucket
+ * (deferred by the IPv4 lookups), present and absent keys, expired ones; every answer checked
+ * against the single-key lookup. */
+static void big_batches(uint32_t kind)
+{
+    size_t w = pst_key_width(kind), cap = 4096, n = 3 * cap;
+    pst_params p = {.kind = kind, .capacity = cap, .journal = 1024, .seed = {rnd(), rnd()},
+                    .hash = pst_aes_available() ? (uint32_t)(1 + rnd() % 2) : PST_HASH_SIPHASH};
+    pst_table *t;
+    CHECK(pst_new(&p, &t) == PST_OK, "pst_new big kind %u", kind);
+    uint8_t *keys = malloc(n * w);
+    uint16_t *vsvc = malloc(n * sizeof *vsvc), *real = malloc(n * sizeof *real);
+    uint16_t *out = malloc(n * sizeof *out);
+    uint32_t *timeout = malloc(n * sizeof *timeout);
+    int8_t *status = malloc(n);
+    memset(keys, 0, n * w);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t b = 0; b < w; b++)
+            keys[i * w + b] = (uint8_t)rnd();
+        vsvc[i] = (uint16_t)(rnd() % 3);
+        real[i] = (uint16_t)(rnd() % 1000);
+        timeout[i] = rnd() % 4 ? 0 : 5;
+    }
+    pst_keys k = {.n = cap - 7, .keys = keys, .vsvc = vsvc};
+    pst_vals v = {.real = real, .timeout = timeout, .flags = PST_F_PERSIST};
+    CHECK(pst_get_or_create_many(t, &k, &v, 10, out, status) >= 0, "big fill");
+    for (uint32_t now = 10; now <= 20; now += 10) {
+        k.n = n;                /* the table's keys, then as many absent ones */
+        int64_t hits = pst_lookup_many(t, &k, now, out);
+        int64_t seen = 0;
+        for (size_t i = 0; i < n; i++) {
+            int32_t one = pst_lookup1(t, vsvc[i], keys + i * w, w, now);
+            CHECK(out[i] == (one < 0 ? PST_NO_REAL : one), "big batch key %zu: %u, not %d", i,
+                  out[i], one);
+            seen += one >= 0;
+        }
+        CHECK(hits == seen, "big batch hits %lld, not %lld", (long long)hits, (long long)seen);
+    }
+    CHECK(pst_check(t) == 0, "big batches: invariant %d", pst_check(t));
+    free(keys), free(vsvc), free(real), free(out), free(timeout), free(status);
+    pst_free(t);
+}
+
 int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 2000;
@@ -135,8 +179,10 @@ int main(int argc, char **argv)
     CHECK(pst_new(&bad, &t) == PST_EINVAL, "zero capacity accepted");
     bad.capacity = 12;
     CHECK(pst_new(&bad, &t) == PST_EINVAL, "capacity 12 accepted");
-    for (uint32_t kind = PST_IPV4; kind <= PST_URLHASH; kind++)
+    for (uint32_t kind = PST_IPV4; kind <= PST_URLHASH; kind++) {
         run_kind(kind, steps);
+        big_batches(kind);
+    }
     puts("pst_stress: ok");
     return 0;
 }

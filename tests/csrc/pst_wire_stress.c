@@ -239,6 +239,9 @@ static void run_kind(uint32_t kind, int rounds)
     pb.seed[0] = rnd();
     pr.journal = 0;
     pr.seed[1] = rnd();
+    /* a lazy learner or recent set grows as records arrive (index, or IPv4 slots) */
+    pb.flags = rnd() % 2 ? PST_NEW_LAZY : 0;
+    pr.flags = rnd() % 2 ? PST_NEW_LAZY : 0;
     if (pst_aes_available())
         pb.hash = PST_HASH_AES;
     CHECK(pst_new(&pa, &p.a) == PST_OK && pst_new(&pb, &p.b) == PST_OK &&

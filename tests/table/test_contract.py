@@ -54,6 +54,21 @@ def test_a_binding_belongs_to_its_virtual_service(make_table):
     assert list(t.lookup_many(batch, now=1)) == [2, 1, NO_REAL]
 
 
+def test_the_zero_address_is_an_ordinary_key(make_table):
+    # 0.0.0.0 in vsvc 0 has the bits of an empty IPv4 slot: it must never match one
+    zero = bytes(4)
+    t = make_table("ipv4", 8)
+    assert list(t.lookup_many(KeyBatch.of("ipv4", [zero, IP1]), now=0)) == [NO_REAL] * 2
+    assert t.get_or_create(IP1, real=1, now=0, timeout=10) == (Status.CREATED, 1)
+    assert t.lookup(zero, now=0) is None and t.delete(zero) is False
+    assert t.get_or_create(zero, real=2, now=0, timeout=10) == (Status.CREATED, 2)
+    assert list(t.lookup_many(KeyBatch.of("ipv4", [zero, IP1, IP2]), now=1)) == [2, 1, NO_REAL]
+    assert [e.key for e in t.entries()] == [IP1, zero]
+    assert t.delete(zero) is True
+    assert list(t.lookup_many(KeyBatch.of("ipv4", [zero, IP1]), now=1)) == [NO_REAL, 1]
+    assert len(t) == 1
+
+
 def test_variable_length_keys_are_exact(make_table):
     t = make_table("sslid", 16)
     for key, real in ((b"\x01", 1), (b"\x01\x00", 2), (bytes(range(32)), 3)):

@@ -169,7 +169,9 @@ class TableStats:
     journal_capacity: int
     memory_bytes: int | None = None  # mapped bytes (C table only)
     index_slots: int | None = None
-    probe_mean: float | None = None  # mean probe length of present keys, 1.0 = home slot
+    # mean probe length of present keys, 1.0 = home slot (IPv4: cache lines, 1.0 = home
+    # bucket); the longest probe past home
+    probe_mean: float | None = None
     probe_max: int | None = None
     hash: str | None = None  # the keyed hash in use: "aes" or "siphash" (C table only)
 
