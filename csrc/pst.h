@@ -136,7 +136,7 @@ typedef struct {
     uint64_t entries;
     uint64_t capacity;
     uint64_t persistent;
-    uint64_t index_slots;
+    uint64_t index_slots;       /* index slots now; IPv4: key slots (5/4 x capacity at full size) */
     uint64_t lookups;
     uint64_t hits;
     uint64_t inserts;
@@ -150,9 +150,10 @@ typedef struct {
     uint64_t journal_oldest;    /* oldest sequence number still held (head + 1 when empty) */
     uint64_t journal_capacity;
     uint64_t memory_bytes;      /* bytes mapped for the index, entries and journal */
-    uint64_t probe_max;         /* longest probe distance in the index (with probes) */
+    uint64_t probe_max;         /* longest probe distance (IPv4: in cache-line buckets) */
     uint64_t hash;              /* enum pst_hash in use (never AUTO) */
-    double probe_mean;          /* mean probe length of present keys, 1 = home slot */
+    double probe_mean;          /* mean probe length of present keys, 1 = home slot
+                                 * (IPv4: lines read, 1 = home bucket) */
 } pst_stats;
 
 int pst_aes_available(void);
