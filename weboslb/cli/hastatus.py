@@ -61,10 +61,7 @@ class NodeStatus:
 
     def push_config(self, config: Config) -> str:
         """``/oper/slb/sync``: the applied configuration to the peer, over the mirror."""
-        push = getattr(self.node, "push_config", None)
-        if push is None:
-            return "configuration push is not available in this build"
-        line = push(self.clock())
+        line = self.node.push_config(self.clock())
         self.pushed()
         return line
 

@@ -52,7 +52,7 @@ def file_lines(stream: TextIO, source: str) -> Iterator[Line]:
         yield Line(source, n, text.rstrip("\r\n"))
 
 
-def _skipped(text: str) -> bool:
+def skipped(text: str) -> bool:
     stripped = text.strip()
     return not stripped or stripped.startswith(("#", "/*", "script start", "script end"))
 
@@ -80,7 +80,7 @@ def run(console: Console, lines: Iterable[Line], out: TextIO, err: TextIO) -> in
     source = iter(lines)
     console.io = ScriptIo(source, out)
     for line in source:
-        if _skipped(line.text):
+        if skipped(line.text):
             continue
         try:
             res = console.execute(line.text)

@@ -94,15 +94,16 @@ def run(args: argparse.Namespace) -> int:
         return proc.last_result.report
 
     rt.write_report = report_writer(rt, last_report)
-    first = {"pending": bool(args.report_json or args.report_html)}
+    report_due = bool(args.report_json or args.report_html)  # for the --replay: the first
 
     def done(result) -> None:
         from weboslb.io.cli import write_reports
         from weboslb.report import text
 
+        nonlocal report_due
         rt.last_report = text.render(result.report["summary"])
-        if first["pending"]:
-            first["pending"] = False
+        if report_due:
+            report_due = False
             try:
                 write_reports(result.report, args.report_json, args.report_html)
             except UsageError as exc:

@@ -117,7 +117,7 @@ def piped(console: LockedConsole, stream: TextIO, out: TextIO, err: TextIO,
         lines = script.file_lines(stream, "<stdin>")
         console.io = _Unlocked(script.ScriptIo(lines, out), console.lock)
         for line in lines:
-            if not line.text.strip() or line.text.lstrip().startswith("#"):
+            if script.skipped(line.text):  # blank lines and comments, as in scripts
                 continue
             try:
                 res = console.execute(line.text)

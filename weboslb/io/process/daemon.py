@@ -221,7 +221,7 @@ class SwitchProcess:
             for src, message in node.adverts():
                 self.adverts.send(src, message)
         else:
-            node.adverts()
+            node.adverts()  # no peer to hear them
         if node.mirror is not None:
             if self.mirror is not None and self.mirror.up:
                 if self.mirror.writable:
@@ -285,10 +285,7 @@ class SwitchProcess:
                                "entries": _entries(table, lambda v: v[0])},
                 "sessions": len(node.switch.sessions),
                 "replay": {"running": self.replay is not None,
-                           "captures": self.replay_paths,
-                           "frames": (self.replay.packets if self.replay is not None else
-                                      self.last_result.report["summary"].get("packets", 0)
-                                      if self.last_result is not None else 0)},
+                           "captures": self.replay_paths, "frames": self._frames()},
             }
             if m is not None:
                 st = m.stats
@@ -303,6 +300,12 @@ class SwitchProcess:
                     acked = m.acked_entries()
                     out["mirror"]["acknowledged"] = _entries(acked, lambda v: v)
             return out
+
+    def _frames(self) -> int:
+        """Frames the running replay has fed, else the last one's."""
+        if self.replay is not None:
+            return self.replay.packets
+        return self.last_result.report["summary"]["packets"] if self.last_result else 0
 
     def report_status(self) -> None:
         """SIGUSR1: the status file (when asked for) and the console's views on stderr."""
